@@ -1,0 +1,340 @@
+// Static pipelines: a policy compiled against the paths. Each layer's arbitration is unrolled with
+// the filters and their condition values as constants; a layer without filters generates no code;
+// a block goes to the layer's discard twin and ends the traversal. The per-packet path has no
+// virtual call, no heap allocation and no exception: the run-time path choice indexes a table of
+// functions generated at compile time.
+#pragma once
+
+#include <strata/arbitration.hpp>
+#include <strata/path.hpp>
+
+#include <array>
+#include <cstdint>
+#include <utility>
+
+namespace strata {
+
+/// One step of a trace: the layer visited, the flags the packet carried there, and what decided.
+struct step_record {
+  layer_id layer = layer_id::none;
+  std::uint32_t flags = 0;
+  std::int16_t filter = -1;
+  std::int16_t sublayer = -1;
+  action act = action::none;
+  bool hard = false;
+  bool veto = false;
+  friend constexpr bool operator==(const step_record&, const step_record&) = default;
+};
+
+/// Tracing on: every step, decision and flag, in a fixed-capacity list (no heap).
+struct trace {
+  static constexpr std::size_t capacity = 24;
+  std::array<step_record, capacity> steps{};
+  std::uint8_t count = 0;
+  constexpr void record(const step_record& s) {
+    if (count < capacity) steps[count++] = s;
+  }
+  constexpr const step_record* begin() const { return steps.data(); }
+  constexpr const step_record* end() const { return steps.data() + count; }
+  constexpr std::size_t size() const { return count; }
+  constexpr const step_record& operator[](std::size_t i) const { return steps[i]; }
+};
+/// Tracing off: records nothing and costs nothing.
+struct no_trace {
+  constexpr void record(const step_record&) {}
+};
+
+/// The outcome of one packet on one path.
+struct path_result {
+  action verdict = action::permit;
+  std::int16_t filter = -1;      ///< the filter that decided the verdict, -1 for none
+  std::int16_t sublayer = -1;
+  layer_id layer = layer_id::none;  ///< where it was decided
+  bool hard = false;
+  bool veto = false;
+  bool stack_discard = false;      ///< the stack dropped the packet (nobody listening)
+  bool answer_suppressed = false;  ///< a filter at the discard layer blocked: no RST / ICMP error
+  friend constexpr bool operator==(const path_result&, const path_result&) = default;
+};
+
+namespace detail {
+
+enum class after_step : std::uint8_t { next, stop, visit_twin_then_stop };
+
+/// The traversal rules of traversal.md §7, after one layer: the one place they are written.
+constexpr after_step conclude_step(path_result& res, layer_id layer, const layer_result& r, bool has_filters,
+                                   action default_action) {
+  const action v = layer_verdict(r, has_filters, default_action);
+  if (is_discard(layer)) {  // a stack discard (no listener): dropped whatever the filters say
+    res.verdict = action::block;
+    res.stack_discard = true;
+    res.layer = layer;
+    if (r.act == action::block) {
+      res.answer_suppressed = true;
+      res.filter = r.filter;
+      res.sublayer = r.sublayer;
+      res.hard = r.hard;
+      res.veto = r.veto;
+    } else {
+      res.filter = -1;
+    }
+    return after_step::stop;
+  }
+  if (r.decided()) {
+    res.filter = r.filter;
+    res.sublayer = r.sublayer;
+    res.layer = layer;
+    res.hard = r.hard;
+    res.veto = r.veto;
+  }
+  if (v == action::block) {
+    res.verdict = action::block;
+    if (!r.decided()) {  // the policy's default
+      res.filter = -1;
+      res.sublayer = -1;
+      res.layer = layer;
+    }
+    return discard_twin(layer) != layer_id::none ? after_step::visit_twin_then_stop : after_step::stop;
+  }
+  return after_step::next;
+}
+
+constexpr step_record record_of(layer_id layer, std::uint32_t flags, const layer_result& r) {
+  return {layer, flags, r.filter, r.sublayer, r.act, r.hard, r.veto};
+}
+
+/// The values a discard layer sees: what dropped the packet, and why.
+constexpr void set_discard_reason(incoming_values& v, layer_id discard_layer, bool by_filter) {
+  if (by_filter) {
+    v.discard_module = static_cast<std::uint32_t>(discard_module_code::general);
+    v.discard_reason = static_cast<std::uint32_t>(discard_reason_code::firewall_policy);
+  } else if (kind(discard_layer) == layer_kind::transport) {
+    v.discard_module = static_cast<std::uint32_t>(discard_module_code::transport);
+    v.discard_reason = static_cast<std::uint32_t>(discard_reason_code::endpoint_not_found);
+  } else {
+    v.discard_module = static_cast<std::uint32_t>(discard_module_code::network);
+    v.discard_reason = static_cast<std::uint32_t>(discard_reason_code::port_unreachable);
+  }
+}
+
+/// The dense index of a path key in all_path_keys, in constant time.
+inline constexpr auto inbound_rank = [] {
+  std::array<std::uint8_t, path_kind_count> rank{};
+  std::uint8_t n = 0;
+  for (std::size_t k = 0; k < path_kind_count; ++k) rank[k] = starts_inbound(static_cast<path_kind>(k)) ? n++ : 0xff;
+  return rank;
+}();
+inline constexpr std::size_t keys_per_family = all_path_keys.size() / 2;
+constexpr std::size_t fast_index(path_key key) {
+  const std::size_t base = key.fam == family::v6 ? keys_per_family : 0;
+  const auto k = static_cast<std::size_t>(key.kind);
+  return key.reassembled ? base + path_kind_count + inbound_rank[k] : base + k;
+}
+
+}  // namespace detail
+
+/// The generic (interpreted) classification of a packet on a path: the reference implementation.
+template <Policy P, class Trace = no_trace>
+constexpr path_result classify_generic(const P& p, path_key key, incoming_values v, Trace& t) {
+  path_result res;
+  const std::uint32_t base_flags = v.flags;
+  for (const step& s : steps_of(key)) {
+    v.flags = base_flags | s.flags;
+    if (is_discard(s.layer)) detail::set_discard_reason(v, s.layer, false);
+    const layer_result r = evaluate_layer(p, s.layer, v);
+    t.record(detail::record_of(s.layer, v.flags, r));
+    const auto next = detail::conclude_step(res, s.layer, r, p.has_filters_at(s.layer), p.default_action);
+    if (next == detail::after_step::next) continue;
+    if (next == detail::after_step::visit_twin_then_stop) {
+      const layer_id twin = discard_twin(s.layer);
+      detail::set_discard_reason(v, twin, true);
+      t.record(detail::record_of(twin, v.flags, evaluate_layer(p, twin, v)));
+    }
+    break;
+  }
+  return res;
+}
+template <Policy P>
+constexpr path_result classify_generic(const P& p, path_key key, const incoming_values& v) {
+  no_trace t;
+  return classify_generic(p, key, v, t);
+}
+
+/// `verdict(policy, path::tcp::inbound_syn<v4>{}, incoming_values{...})`: usable in static_assert.
+template <Policy P, Path Pa>
+constexpr action verdict(const P& p, Pa, const incoming_values& v) {
+  return classify_generic(p, Pa::key, v).verdict;
+}
+
+namespace error {
+template <class NotAPolicy>
+void compile_needs_a_policy_made_by_strata_policy();
+}
+
+/// A policy compiled into straight-line code. P is a reference to a constexpr policy:
+/// `constexpr auto my_policy = policy(...);  using my_pipeline = compiled<my_policy>;`
+template <auto const& P>
+struct compiled {
+  using policy_type = std::remove_cvref_t<decltype(P)>;
+  static_assert(is_policy_v<policy_type>, "strata::compiled<P>: P must be a constexpr strata::policy(...)");
+  static constexpr const policy_type& policy = P;
+
+ private:
+  template <std::size_t C>
+  static constexpr bool test_condition(const incoming_values& v) {
+    constexpr condition_value c = P.conditions[C];
+    if constexpr (kind(c.field) == value_kind::integer)
+      return test_integer(c, integer_value<c.field>(v));
+    else if constexpr (kind(c.field) == value_kind::address)
+      return test_address(c, address_value<c.field>(v));
+    else
+      return test_text(c, text_value<c.field>(v));
+  }
+
+  // Conditions [Begin, End) of one field: ORed.
+  template <std::size_t Begin, std::size_t... J>
+  static constexpr bool any_of(const incoming_values& v, std::index_sequence<J...>) {
+    return (test_condition<Begin + J>(v) || ...);
+  }
+
+  struct groups_t {
+    std::array<std::uint16_t, 64> start{};
+    std::array<std::uint16_t, 64> length{};
+    std::size_t count = 0;
+  };
+  template <std::size_t F>
+  static constexpr groups_t groups_of() {
+    groups_t g;
+    const filter_value& f = P.filters[F];
+    for (std::size_t i = 0; i < f.condition_count;) {
+      std::size_t j = i + 1;
+      while (j < f.condition_count &&
+             P.conditions[f.first_condition + j].field == P.conditions[f.first_condition + i].field)
+        ++j;
+      g.start[g.count] = static_cast<std::uint16_t>(f.first_condition + i);
+      g.length[g.count] = static_cast<std::uint16_t>(j - i);
+      ++g.count;
+      i = j;
+    }
+    return g;
+  }
+
+  template <std::size_t F, std::size_t... G>
+  static constexpr bool all_groups(const incoming_values& v, std::index_sequence<G...>) {
+    [[maybe_unused]] constexpr groups_t g = groups_of<F>();
+    return (any_of<g.start[G]>(v, std::make_index_sequence<g.length[G]>{}) && ...);
+  }
+
+  template <std::size_t F>
+  static constexpr bool matches(const incoming_values& v) {
+    static_assert(groups_of<F>().count <= 64, "a filter tests at most 64 distinct field groups");
+    return all_groups<F>(v, std::make_index_sequence<groups_of<F>().count>{});
+  }
+
+  // Position K of the layer's evaluation order: one filter, unrolled.
+  template <std::size_t K>
+  static constexpr void filter_step(const incoming_values& v, layer_result& r, bool& write, bool& sublayer_done) {
+    constexpr std::size_t fi = P.order[K];
+    constexpr filter_value f = P.filters[fi];
+    constexpr bool first_of_sublayer =
+        K == P.layer_begin[static_cast<std::size_t>(f.layer)] || P.filters[P.order[K - 1]].sublayer_index != f.sublayer_index;
+    if constexpr (first_of_sublayer) sublayer_done = false;
+    if (sublayer_done || !matches<fi>(v)) return;
+    const filter_outcome o = outcome(f, v, write);
+    if (o.decides) {
+      arbitrate(r, write, o, static_cast<int>(fi), f.sublayer_index);
+      sublayer_done = true;
+    }
+  }
+
+  template <std::size_t Begin, std::size_t... I>
+  static constexpr layer_result unrolled(const incoming_values& v, std::index_sequence<I...>) {
+    layer_result r;
+    bool write = true;
+    bool sublayer_done = false;
+    (filter_step<Begin + I>(v, r, write, sublayer_done), ...);
+    return r;
+  }
+
+ public:
+  /// One layer's arbitration, unrolled.
+  template <layer_id L>
+  static constexpr layer_result evaluate(const incoming_values& v) {
+    constexpr std::size_t begin = P.layer_begin[static_cast<std::size_t>(L)];
+    constexpr std::size_t end = P.layer_begin[static_cast<std::size_t>(L) + 1];
+    if constexpr (begin == end)
+      return {};
+    else
+      return unrolled<begin>(v, std::make_index_sequence<end - begin>{});
+  }
+  template <layer_id L>
+  static constexpr bool has_filters = P.layer_begin[static_cast<std::size_t>(L)] !=
+                                      P.layer_begin[static_cast<std::size_t>(L) + 1];
+
+ private:
+  template <path_key Key, std::size_t I, class Trace>
+  static constexpr bool run_step(incoming_values& v, std::uint32_t base_flags, path_result& res, Trace& t) {
+    constexpr step s = steps_of(Key)[I];
+    v.flags = base_flags | s.flags;
+    if constexpr (is_discard(s.layer)) detail::set_discard_reason(v, s.layer, false);
+    const layer_result r = evaluate<s.layer>(v);
+    t.record(detail::record_of(s.layer, v.flags, r));
+    const auto next = detail::conclude_step(res, s.layer, r, has_filters<s.layer>, P.default_action);
+    if (next == detail::after_step::next) return true;
+    if constexpr (discard_twin(s.layer) != layer_id::none) {
+      if (next == detail::after_step::visit_twin_then_stop) {
+        constexpr layer_id twin = discard_twin(s.layer);
+        detail::set_discard_reason(v, twin, true);
+        t.record(detail::record_of(twin, v.flags, evaluate<twin>(v)));
+      }
+    }
+    return false;
+  }
+
+  template <path_key Key, class Trace, std::size_t... I>
+  static constexpr path_result run_steps(incoming_values v, Trace& t, std::index_sequence<I...>) {
+    path_result res;
+    const std::uint32_t base_flags = v.flags;
+    (run_step<Key, I>(v, base_flags, res, t) && ...);
+    return res;
+  }
+
+ public:
+  /// The pipeline of one path: its steps, unrolled.
+  template <path_key Key, class Trace = no_trace>
+  static constexpr path_result run(const incoming_values& v, Trace& t) {
+    return run_steps<Key>(v, t, std::make_index_sequence<steps_of(Key).size()>{});
+  }
+  template <Path Pa, class Trace = no_trace>
+  static constexpr path_result run(const incoming_values& v, Trace& t) {
+    return run<Pa::key>(v, t);
+  }
+  template <Path Pa>
+  static constexpr path_result run(const incoming_values& v) {
+    no_trace t;
+    return run<Pa::key>(v, t);
+  }
+
+ private:
+  template <class Trace>
+  using runner = path_result (*)(const incoming_values&, Trace&);
+  template <class Trace, std::size_t... I>
+  static constexpr std::array<runner<Trace>, sizeof...(I)> make_table(std::index_sequence<I...>) {
+    return {&run<all_path_keys[I], Trace>...};
+  }
+  template <class Trace>
+  static constexpr auto table = make_table<Trace>(std::make_index_sequence<all_path_keys.size()>{});
+
+ public:
+  /// Run-time path choice: the key indexes a table of the pipelines generated at compile time.
+  template <class Trace = no_trace>
+  static constexpr path_result classify(path_key key, const incoming_values& v, Trace& t) {
+    return table<Trace>[detail::fast_index(key)](v, t);
+  }
+  static constexpr path_result classify(path_key key, const incoming_values& v) {
+    no_trace t;
+    return classify(key, v, t);
+  }
+};
+
+}  // namespace strata

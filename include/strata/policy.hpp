@@ -1,0 +1,196 @@
+// Policies: sublayers + filters + a default action, gathered at compile time into flat tables
+// (filters, conditions, and each layer's evaluation order), so that neither the compiled pipeline
+// nor the analysis repeats whole-policy algorithms per layer.
+#pragma once
+
+#include <strata/filter.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace strata {
+
+/// The policy's default action: what a layer decides when it has filters and none decided.
+struct default_action_t {
+  action value = action::permit;
+};
+inline constexpr default_action_t default_permit{action::permit};
+inline constexpr default_action_t default_block{action::block};
+
+/// A compiled-in policy: flat, constexpr tables. NF filters, NC conditions.
+template <std::size_t NF, std::size_t NC>
+struct policy_value {
+  static constexpr std::size_t filter_count = NF;
+  static constexpr std::size_t condition_count = NC;
+
+  std::array<filter_value, NF> filters{};
+  std::array<condition_value, NC> conditions{};
+  /// Distinct sublayers, highest weight first (ties: first declared first).
+  std::array<sublayer, NF + 1> sublayers{};
+  std::size_t sublayer_count = 0;
+  /// Filter indexes grouped by layer, each layer in evaluation order: sublayer weight descending,
+  /// then effective weight descending, then declaration order.
+  std::array<std::uint16_t, NF> order{};
+  std::array<std::uint16_t, layer_count + 1> layer_begin{};
+  action default_action = action::permit;
+
+  constexpr std::span<const std::uint16_t> evaluation_order(layer_id l) const {
+    const auto i = static_cast<std::size_t>(l);
+    return std::span<const std::uint16_t>(order.data() + layer_begin[i], order.data() + layer_begin[i + 1]);
+  }
+  constexpr bool has_filters_at(layer_id l) const {
+    const auto i = static_cast<std::size_t>(l);
+    return layer_begin[i] != layer_begin[i + 1];
+  }
+  constexpr std::span<const condition_value> conditions_of(const filter_value& f) const {
+    return std::span<const condition_value>(conditions.data() + f.first_condition, f.condition_count);
+  }
+  /// Index of the filter with this name, or -1.
+  constexpr int find(std::string_view name) const {
+    for (std::size_t i = 0; i < NF; ++i)
+      if (filters[i].name == name) return static_cast<int>(i);
+    return -1;
+  }
+  constexpr std::span<const sublayer> sublayer_list() const {
+    return std::span<const sublayer>(sublayers.data(), sublayer_count);
+  }
+};
+
+template <class T>
+inline constexpr bool is_policy_v = false;
+template <std::size_t NF, std::size_t NC>
+inline constexpr bool is_policy_v<policy_value<NF, NC>> = true;
+/// The Policy concept: what `policy(...)` returns.
+template <class T>
+concept Policy = is_policy_v<std::remove_cvref_t<T>>;
+
+namespace error {
+template <detail::fixed_string Filter>
+void duplicate_filter_name();
+template <detail::fixed_string Filter>
+void filter_uses_a_sublayer_name_already_declared_with_another_weight();
+template <class Argument>
+void policy_argument_is_not_a_filter_sublayer_or_default_action();
+void sublayer_declared_twice_with_different_weights();
+}  // namespace error
+
+namespace detail {
+
+template <class T>
+constexpr std::size_t filter_count_of() {
+  return is_filter_spec_v<T> ? 1 : 0;
+}
+template <class T>
+constexpr std::size_t policy_condition_count_of() {
+  if constexpr (is_filter_spec_v<T>)
+    return std::tuple_size_v<decltype(T{}.conditions)>;
+  else
+    return 0;
+}
+
+template <class P>
+struct policy_builder {
+  P& p;
+  std::size_t next_filter = 0;
+  std::size_t next_condition = 0;
+
+  // Returns the sublayer's index, adding it when new; -1 when the name exists with another weight.
+  constexpr int add_sublayer(const sublayer& s) {
+    for (std::size_t i = 0; i < p.sublayer_count; ++i) {
+      if (p.sublayers[i].name == s.name) return p.sublayers[i].weight == s.weight ? static_cast<int>(i) : -1;
+    }
+    p.sublayers[p.sublayer_count] = s;
+    return static_cast<int>(p.sublayer_count++);
+  }
+};
+
+template <class P, class A>
+consteval void take_policy_argument(policy_builder<P>& b, const A& a) {
+  if constexpr (std::is_same_v<A, sublayer>) {
+    if (b.add_sublayer(a) < 0) error::sublayer_declared_twice_with_different_weights();
+  } else if constexpr (std::is_same_v<A, default_action_t>) {
+    b.p.default_action = a.value;
+  } else if constexpr (is_filter_spec_v<A>) {
+    filter_value f = a.value;
+    const int s = b.add_sublayer(f.sub);
+    if (s < 0) error::filter_uses_a_sublayer_name_already_declared_with_another_weight<A::name>();
+    f.first_condition = static_cast<std::uint16_t>(b.next_condition);
+    f.declaration = static_cast<std::uint16_t>(b.next_filter);
+    for (const auto& c : a.conditions) b.p.conditions[b.next_condition++] = c;
+    b.p.filters[b.next_filter++] = f;
+  } else {
+    error::policy_argument_is_not_a_filter_sublayer_or_default_action<A>();
+  }
+}
+
+template <class A>
+consteval void report_duplicate(std::string_view duplicate) {
+  if constexpr (is_filter_spec_v<A>) {
+    if (A::name.view() == duplicate) error::duplicate_filter_name<A::name>();
+  }
+}
+
+template <class P>
+constexpr void compute_order(P& p) {
+  // Sublayers: highest weight first; ties keep their declaration order (stable).
+  {
+    std::array<std::uint16_t, P::filter_count + 1> idx{};
+    for (std::size_t i = 0; i < p.sublayer_count; ++i) idx[i] = static_cast<std::uint16_t>(i);
+    for (std::size_t i = 1; i < p.sublayer_count; ++i)  // insertion sort: stable, and sublayers are few
+      for (std::size_t j = i; j > 0 && p.sublayers[idx[j]].weight > p.sublayers[idx[j - 1]].weight; --j)
+        std::swap(idx[j], idx[j - 1]);
+    std::array<sublayer, P::filter_count + 1> sorted{};
+    for (std::size_t i = 0; i < p.sublayer_count; ++i) sorted[i] = p.sublayers[idx[i]];
+    p.sublayers = sorted;
+  }
+  for (auto& f : p.filters) {
+    for (std::size_t i = 0; i < p.sublayer_count; ++i)
+      if (p.sublayers[i].name == f.sub.name) f.sublayer_index = static_cast<std::uint16_t>(i);
+  }
+  // Bucket by layer (counting sort), then order each bucket.
+  std::array<std::uint16_t, layer_count + 1> count{};
+  for (const auto& f : p.filters) ++count[static_cast<std::size_t>(f.layer) + 1];
+  for (std::size_t i = 1; i <= layer_count; ++i) count[i] = static_cast<std::uint16_t>(count[i] + count[i - 1]);
+  p.layer_begin = count;
+  for (std::size_t i = 0; i < P::filter_count; ++i)
+    p.order[count[static_cast<std::size_t>(p.filters[i].layer)]++] = static_cast<std::uint16_t>(i);
+  for (std::size_t l = 0; l < layer_count; ++l) {
+    std::sort(p.order.begin() + p.layer_begin[l], p.order.begin() + p.layer_begin[l + 1], [&](auto a, auto b) {
+      const auto& x = p.filters[a];
+      const auto& y = p.filters[b];
+      if (x.sublayer_index != y.sublayer_index) return x.sublayer_index < y.sublayer_index;
+      if (x.effective_weight != y.effective_weight) return x.effective_weight > y.effective_weight;
+      return x.declaration < y.declaration;
+    });
+  }
+}
+
+}  // namespace detail
+
+/// Gathers filters, sublayers and a default action into a policy. Filters without a sublayer go to
+/// the universal sublayer; sublayers may be listed to fix their order, or are taken from filters.
+template <class... Args>
+consteval auto policy(Args... args) {
+  constexpr std::size_t nf = (std::size_t{0} + ... + detail::filter_count_of<Args>());
+  constexpr std::size_t nc = (std::size_t{0} + ... + detail::policy_condition_count_of<Args>());
+  static_assert(nf < 0xffff && nc < 0xffff, "a policy holds at most 65534 filters and conditions");
+  policy_value<nf, nc> p;
+  detail::policy_builder<policy_value<nf, nc>> b{p};
+  (detail::take_policy_argument(b, args), ...);
+
+  // Duplicate names: sort the names once, compare neighbours.
+  if constexpr (nf > 1) {
+    std::array<std::string_view, nf> names{};
+    for (std::size_t i = 0; i < nf; ++i) names[i] = p.filters[i].name;
+    std::sort(names.begin(), names.end());
+    for (std::size_t i = 1; i < nf; ++i)
+      if (names[i] == names[i - 1]) (detail::report_duplicate<Args>(names[i]), ...);
+  }
+  detail::compute_order(p);
+  return p;
+}
+
+}  // namespace strata
