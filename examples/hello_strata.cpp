@@ -1,7 +1,7 @@
 // The smallest strata program: prints the library's version.
-#include <strata/version.hpp>
-
 #include <cstdio>
+
+#include <strata/version.hpp>
 
 int main() {
   std::printf("strata %d.%d.%d\n", strata::version_major, strata::version_minor, strata::version_patch);

@@ -1,7 +1,7 @@
 // Smoke test: the test harness runs, and the version stated in <strata/version.hpp> is self-consistent.
-#include <gtest/gtest.h>
-
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include <strata/version.hpp>
 
