@@ -227,7 +227,7 @@ constexpr std::uint64_t specificity(const condition_value& c) {
 }
 
 template <fixed_string Name, Layer L, class Spec, class A>
-consteval void take_filter_argument(Spec& spec, std::size_t& next, const A& a) {
+constexpr void take_filter_argument(Spec& spec, std::size_t& next, const A& a) {
 constexpr family layer_fam = L::address_family;
   if constexpr (std::is_same_v<A, sublayer>) {
     spec.value.sub = a;
@@ -267,7 +267,7 @@ constexpr family layer_fam = L::address_family;
 /// and conditions. The layer is a type from strata::layer.
 template <detail::fixed_string Name, Layer L, class... Args>
 consteval auto filter(Args... args) {
-  constexpr std::size_t n_conditions = (std::size_t{0} + ... + detail::condition_count_of<Args>());
+  constexpr std::size_t n_conditions = (std::size_t{0} + ... + detail::condition_count_of<Args>());  // few args
   constexpr std::size_t n_actions =
       (std::size_t{0} + ... +
        (std::is_same_v<Args, action> || is_callout_action_v<Args> ? std::size_t{1} : std::size_t{0}));

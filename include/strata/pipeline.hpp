@@ -252,11 +252,24 @@ struct compiled {
     layer_result r;
     bool write = true;
     bool sublayer_done = false;
-    (filter_step<Begin + I>(v, r, write, sublayer_done), ...);
+    // A braced list, not a fold: it evaluates in order and has no nesting limit (a layer may hold
+    // a thousand filters).
+    [[maybe_unused]] const bool stepped[] = {(filter_step<Begin + I>(v, r, write, sublayer_done), true)...};
     return r;
   }
 
+  template <layer_id L>
+  [[gnu::noinline]] static constexpr layer_result evaluate_outlined(const incoming_values& v) {
+    constexpr std::size_t begin = P.layer_begin[static_cast<std::size_t>(L)];
+    constexpr std::size_t end = P.layer_begin[static_cast<std::size_t>(L) + 1];
+    return unrolled<begin>(v, std::make_index_sequence<end - begin>{});
+  }
+
  public:
+  /// Layers with more filters than this are emitted once and called from every path that visits
+  /// them, instead of being inlined into each: the code (and the compile time) stays linear.
+  static constexpr std::size_t inline_limit = 8;
+
   /// One layer's arbitration, unrolled.
   template <layer_id L>
   static constexpr layer_result evaluate(const incoming_values& v) {
@@ -264,6 +277,8 @@ struct compiled {
     constexpr std::size_t end = P.layer_begin[static_cast<std::size_t>(L) + 1];
     if constexpr (begin == end)
       return {};
+    else if constexpr (end - begin > inline_limit)
+      return evaluate_outlined<L>(v);
     else
       return unrolled<begin>(v, std::make_index_sequence<end - begin>{});
   }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string_view>
 
@@ -79,6 +80,19 @@ void sublayer_declared_twice_with_different_weights();
 
 namespace detail {
 
+constexpr std::size_t sum(std::initializer_list<std::size_t> values) {
+  std::size_t n = 0;
+  for (std::size_t v : values) n += v;
+  return n;
+}
+
+/// FNV-1a of a name.
+constexpr std::uint64_t name_hash(std::string_view s) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+  return h;
+}
+
 template <class T>
 constexpr std::size_t filter_count_of() {
   return is_filter_spec_v<T> ? 1 : 0;
@@ -108,7 +122,7 @@ struct policy_builder {
 };
 
 template <class P, class A>
-consteval void take_policy_argument(policy_builder<P>& b, const A& a) {
+constexpr void take_policy_argument(policy_builder<P>& b, const A& a) {
   if constexpr (std::is_same_v<A, sublayer>) {
     if (b.add_sublayer(a) < 0) error::sublayer_declared_twice_with_different_weights();
   } else if constexpr (std::is_same_v<A, default_action_t>) {
@@ -127,7 +141,7 @@ consteval void take_policy_argument(policy_builder<P>& b, const A& a) {
 }
 
 template <class A>
-consteval void report_duplicate(std::string_view duplicate) {
+constexpr void report_duplicate(std::string_view duplicate) {
   if constexpr (is_filter_spec_v<A>) {
     if (A::name.view() == duplicate) error::duplicate_filter_name<A::name>();
   }
@@ -174,20 +188,31 @@ constexpr void compute_order(P& p) {
 /// the universal sublayer; sublayers may be listed to fix their order, or are taken from filters.
 template <class... Args>
 consteval auto policy(Args... args) {
-  constexpr std::size_t nf = (std::size_t{0} + ... + detail::filter_count_of<Args>());
-  constexpr std::size_t nc = (std::size_t{0} + ... + detail::policy_condition_count_of<Args>());
+  // Sums and sequences over the arguments are braced lists, not folds: a fold over a thousand
+  // filters exceeds clang's expression nesting limit.
+  constexpr std::size_t nf = detail::sum({std::size_t{0}, detail::filter_count_of<Args>()...});
+  constexpr std::size_t nc = detail::sum({std::size_t{0}, detail::policy_condition_count_of<Args>()...});
   static_assert(nf < 0xffff && nc < 0xffff, "a policy holds at most 65534 filters and conditions");
   policy_value<nf, nc> p;
   detail::policy_builder<policy_value<nf, nc>> b{p};
-  (detail::take_policy_argument(b, args), ...);
+  [[maybe_unused]] const int taken[] = {0, (detail::take_policy_argument(b, args), 0)...};
 
-  // Duplicate names: sort the names once, compare neighbours.
+  // Duplicate names: sort the names' hashes once, compare neighbours (cheap enough for clang's
+  // default constexpr step limit with a thousand filters).
   if constexpr (nf > 1) {
-    std::array<std::string_view, nf> names{};
-    for (std::size_t i = 0; i < nf; ++i) names[i] = p.filters[i].name;
-    std::sort(names.begin(), names.end());
-    for (std::size_t i = 1; i < nf; ++i)
-      if (names[i] == names[i - 1]) (detail::report_duplicate<Args>(names[i]), ...);
+    std::array<std::uint64_t, nf> hashes{};
+    for (std::size_t i = 0; i < nf; ++i) hashes[i] = detail::name_hash(p.filters[i].name);
+    std::sort(hashes.begin(), hashes.end());
+    for (std::size_t i = 1; i < nf; ++i) {
+      if (hashes[i] != hashes[i - 1]) continue;
+      for (std::size_t a = 0; a < nf; ++a) {  // rare: find the names behind the equal hashes
+        if (detail::name_hash(p.filters[a].name) != hashes[i]) continue;
+        for (std::size_t c = a + 1; c < nf; ++c) {
+          if (p.filters[c].name != p.filters[a].name) continue;
+          [[maybe_unused]] const int reported[] = {0, (detail::report_duplicate<Args>(p.filters[a].name), 0)...};
+        }
+      }
+    }
   }
   detail::compute_order(p);
   return p;

@@ -1,0 +1,15 @@
+// The umbrella header: the whole core (Boost.Hana and range-v3 are its only dependencies).
+// Components with other dependencies (strata/io/pcap_file.hpp: libpcap) are included on their own.
+#pragma once
+
+#include <strata/version.hpp>
+
+#include <strata/address.hpp>
+#include <strata/field.hpp>
+#include <strata/layer.hpp>
+#include <strata/condition.hpp>
+#include <strata/filter.hpp>
+#include <strata/policy.hpp>
+#include <strata/arbitration.hpp>
+#include <strata/path.hpp>
+#include <strata/pipeline.hpp>
