@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace strata {
@@ -222,6 +223,71 @@ constexpr std::optional<address> parse_address(std::string_view text, family wan
   auto p = parse_prefix(text, want);
   if (!p) return std::nullopt;
   return p->addr;
+}
+
+/// Text form of an address: dotted quad for IPv4, RFC 5952 for IPv6 (lower case, the longest run
+/// of two or more zero groups as "::"). Writes into `out` (46 bytes suffice) and returns the length;
+/// constexpr and allocation-free so that per-packet formatting can use it.
+constexpr std::size_t format_address(address a, family f, char* out) {
+  std::size_t n = 0;
+  auto put_dec = [&](unsigned v) {
+    char tmp[3];
+    std::size_t k = 0;
+    do tmp[k++] = static_cast<char>('0' + v % 10), v /= 10;
+    while (v);
+    while (k) out[n++] = tmp[--k];
+  };
+  if (f != family::v6) {
+    const std::uint32_t v = a.v4();
+    for (int i = 3; i >= 0; --i) {
+      put_dec((v >> (8 * i)) & 0xff);
+      if (i) out[n++] = '.';
+    }
+    return n;
+  }
+  std::array<std::uint16_t, 8> g{};
+  for (int i = 0; i < 4; ++i) g[static_cast<std::size_t>(i)] = static_cast<std::uint16_t>(a.hi >> (48 - 16 * i));
+  for (int i = 0; i < 4; ++i) g[static_cast<std::size_t>(4 + i)] = static_cast<std::uint16_t>(a.lo >> (48 - 16 * i));
+  int best = -1, best_len = 0;
+  for (int i = 0; i < 8;) {
+    if (g[static_cast<std::size_t>(i)] != 0) {
+      ++i;
+      continue;
+    }
+    int j = i;
+    while (j < 8 && g[static_cast<std::size_t>(j)] == 0) ++j;
+    if (j - i > best_len && j - i >= 2) best = i, best_len = j - i;
+    i = j;
+  }
+  constexpr char hex[] = "0123456789abcdef";
+  for (int i = 0; i < 8; ++i) {
+    if (i == best) {
+      out[n++] = ':';
+      out[n++] = ':';
+      i += best_len - 1;
+      continue;
+    }
+    if (i > 0 && !(i == best + best_len && best >= 0)) out[n++] = ':';
+    const unsigned v = g[static_cast<std::size_t>(i)];
+    bool started = false;
+    for (int s = 12; s >= 0; s -= 4) {
+      const unsigned d = (v >> s) & 0xf;
+      if (d || started || s == 0) out[n++] = hex[d], started = true;
+    }
+  }
+  return n;
+}
+
+/// `to_string` convenience for diagnostics and reports (allocates; not for the per-packet path).
+template <class String = std::string>
+String to_string(address a, family f) {
+  char buf[48];
+  return String(buf, format_address(a, f, buf));
+}
+inline std::string to_string(const prefix& p) {
+  std::string s = to_string(p.addr, p.fam);
+  if (!p.is_host()) s += "/" + std::to_string(p.length);
+  return s;
 }
 
 namespace error {
