@@ -851,6 +851,31 @@ TEST(PacketParse, SnappedFramesParseTheirHeaders) {
   EXPECT_EQ(P(split, link_type::ethernet, full.size()).malformed.reason, "truncated TCP header");
 }
 
+TEST(PacketParse, TrafficClassAndTosAndFrameOverload) {
+  // IPv6 traffic class 0xb8 (DSCP EF 46, ECN 0) sits in bits 4..11 of the first word (RFC 8200 §3).
+  bytes h6 = ipv6(59, 0, "2001:db8::1", "2001:db8::2");
+  h6[0] = 0x6b;
+  h6[1] = 0x80;
+  auto r6 = P(h6, link_type::ipv6);
+  ASSERT_TRUE(r6.ok());
+  EXPECT_EQ(r6.tos, 0xb8);
+  bytes h4 = cat({ipv4(17, "10.0.0.1", "10.0.0.2", 8), udp(1, 2, 0)});
+  h4[1] = 0xb8;
+  EXPECT_EQ(P(h4, link_type::ipv4).tos, 0xb8);
+  // The io::frame overload passes the wire length along.
+  bytes big = cat({ipv4(17, "10.0.0.1", "10.0.0.2", 108), udp(1, 2, 100), bytes(100, 0)});
+  bytes snapped(big.begin(), big.begin() + 28);
+  auto w = parse(strata::io::frame{std::as_bytes(std::span(snapped)), 128, {}, 1}, link_type::ipv4);
+  ASSERT_TRUE(w.ok()) << describe(w);
+  EXPECT_TRUE(w.captured_truncated);
+  EXPECT_EQ(w.payload_length, 100u);
+  auto cut = parse(strata::io::frame{std::as_bytes(std::span(snapped.data(), 24)), 128, {}, 2}, link_type::ipv4);
+  EXPECT_EQ(cut.malformed.reason, "truncated UDP header");  // the snap splits the UDP header
+  // Without a wire length the 28 bytes claim to be the whole frame.
+  EXPECT_EQ(parse(strata::io::frame{std::as_bytes(std::span(snapped)), 28, {}, 3}, link_type::ipv4).malformed.reason,
+            "IPv4 total length exceeds frame");
+}
+
 TEST(PacketParse, ByteLoaders) {
   constexpr std::uint8_t b[] = {0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0};
   static_assert(strata::detail::load_be16(b) == 0x1234);
@@ -1213,6 +1238,50 @@ TEST(PacketParseCaptures, CorruptionSweep) {
   EXPECT_GT(tried["quoted ipv4 ihl"], 0);
   EXPECT_GT(tried["quoted ipv6 payload length"], 0);
   EXPECT_EQ(malformed["quoted ipv4 ihl"], 0);  // a broken quote never makes the outer packet malformed
+}
+
+// Real frames read as every link type, and with random bytes overwritten (a deterministic, in-suite
+// complement to the fuzzers): every outcome consistent, nothing read past the frame.
+TEST(PacketParseCaptures, EveryLinkTypeAndRandomMutations) {
+  STRATA_NEED_CAPTURES();
+  const link_type all[] = {link_type::null,      link_type::ethernet, link_type::raw,  link_type::loop,
+                           link_type::linux_sll, link_type::ipv4,     link_type::ipv6, link_type::linux_sll2};
+  std::uint64_t state = 0x9e3779b97f4a7c15ull;
+  auto next = [&state] {  // xorshift64*
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return state * 0x2545f4914f6cdd1dull;
+  };
+  std::size_t runs = 0;
+  std::map<std::string, int> outcomes;
+  for (const auto& name : capture_names()) {
+    capture c = load(name);
+    for (std::size_t i = 0; i < c.frames.size(); ++i) {
+      const bytes& f = c.frames[i];
+      const std::string ctx = name + " frame " + std::to_string(i + 1);
+      for (link_type lt : all) {
+        auto r = P(f, lt, c.wire[i]);
+        expect_consistent(r, f.size(), ctx + " as " + std::string(strata::packet::name(lt)));
+        ++runs;
+      }
+      if (f.empty()) continue;
+      for (int m = 0; m < 16; ++m) {
+        bytes g = f;
+        const int flips = 1 + static_cast<int>(next() % 4);
+        // Mutations concentrate on the headers, where the length fields are.
+        const std::size_t span = std::min<std::size_t>(g.size(), 128);
+        for (int k = 0; k < flips; ++k) g[next() % span] = static_cast<std::uint8_t>(next());
+        auto r = P(g, c.lt, c.wire[i]);
+        expect_consistent(r, g.size(), ctx + " mutation " + std::to_string(m));
+        ++outcomes[r.is_malformed() ? std::string(r.malformed.reason) : r.ok() ? "ok" : "not ip"];
+        ++runs;
+      }
+    }
+  }
+  std::cout << "[ mutation ] " << runs << " parses; outcomes of mutated frames:\n";
+  for (const auto& [what, n] : outcomes) std::cout << "    " << n << "  " << what << "\n";
+  EXPECT_GT(runs, 10000u);
 }
 
 #else

@@ -12,6 +12,7 @@
 // `l4 == l4_kind::fragment`. Checksums are not verified (offloading makes captured checksums unreliable).
 #pragma once
 
+#include <strata/io/frame.hpp>
 #include <strata/packet/error.hpp>
 #include <strata/packet/ip.hpp>
 #include <strata/packet/link.hpp>
@@ -59,6 +60,9 @@ inline parsed parse(std::span<const std::byte> frame, link_type lt, std::size_t 
   if (ok && detail::parse_transport(c, r)) r.status = parse_status::ok;
   return r;
 }
+
+/// Parses a frame delivered by a capture source (its wire length tells whether it was snapped).
+inline parsed parse(const io::frame& f, link_type lt) noexcept { return parse(f.data, lt, f.wire_length); }
 
 /// Parses a bare IP packet (version from the first nibble), e.g. a reassembled datagram.
 inline parsed parse_ip(std::span<const std::byte> packet, std::size_t wire_length = 0) noexcept {
