@@ -100,8 +100,8 @@ enum class layer_direction : std::uint8_t { inbound, outbound, both };
   X(km_authorization, "FWPM_LAYER_KM_AUTHORIZATION", none, both, user_mode, km_authorization, none, false) \
   X(name_resolution_cache_v4, "FWPM_LAYER_NAME_RESOLUTION_CACHE_V4", v4, outbound, ale, name_resolution_cache, none, false) \
   X(name_resolution_cache_v6, "FWPM_LAYER_NAME_RESOLUTION_CACHE_V6", v6, outbound, ale, name_resolution_cache, none, false) \
-  X(ale_resource_release_v4, "FWPM_LAYER_ALE_RESOURCE_RELEASE_V4", v4, both, ale, ale_endpoint, none, false) \
-  X(ale_resource_release_v6, "FWPM_LAYER_ALE_RESOURCE_RELEASE_V6", v6, both, ale, ale_endpoint, none, false) \
+  X(ale_resource_release_v4, "FWPM_LAYER_ALE_RESOURCE_RELEASE_V4", v4, both, ale, ale_resource_release, none, false) \
+  X(ale_resource_release_v6, "FWPM_LAYER_ALE_RESOURCE_RELEASE_V6", v6, both, ale, ale_resource_release, none, false) \
   X(ale_endpoint_closure_v4, "FWPM_LAYER_ALE_ENDPOINT_CLOSURE_V4", v4, both, ale, ale_endpoint, none, false) \
   X(ale_endpoint_closure_v6, "FWPM_LAYER_ALE_ENDPOINT_CLOSURE_V6", v6, both, ale, ale_endpoint, none, false) \
   X(ale_connect_redirect_v4, "FWPM_LAYER_ALE_CONNECT_REDIRECT_V4", v4, outbound, ale, ale_connect_redirect, none, false) \
@@ -195,7 +195,11 @@ inline constexpr field_set ale_bind_redirect = fields_of(ale_app_id, ale_user_id
 inline constexpr field_set ale_endpoint =
     fields_of(ale_app_id, ale_user_id, ip_local_address, ip_local_address_type, ip_local_port, ip_protocol,
               ip_remote_address, ip_remote_port, ip_local_interface, flags, compartment_id);
-inline constexpr field_set name_resolution_cache = fields_of(ale_app_id, ale_user_id, peer_name);
+// FWPS_FIELDS_ALE_RESOURCE_RELEASE: the endpoint's local side only (a released port has no remote end).
+inline constexpr field_set ale_resource_release = ale_endpoint - fields_of(ip_remote_address, ip_remote_port);
+// FWPS_FIELDS_NAME_RESOLUTION_CACHE: user, app, remote address, peer name, compartment.
+inline constexpr field_set name_resolution_cache =
+    fields_of(ale_app_id, ale_user_id, ip_remote_address, peer_name, compartment_id);
 inline constexpr field_set network_connection_policy =
     fields_of(ale_app_id, ale_user_id, ip_local_address, ip_local_address_type, ip_local_port, ip_protocol,
               ip_remote_address, ip_remote_port, ip_destination_address_type, flags, compartment_id);
