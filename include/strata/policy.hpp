@@ -194,7 +194,7 @@ consteval auto policy(Args... args) {
   constexpr std::size_t nc = detail::sum({std::size_t{0}, detail::policy_condition_count_of<Args>()...});
   static_assert(nf < 0xffff && nc < 0xffff, "a policy holds at most 65534 filters and conditions");
   policy_value<nf, nc> p;
-  detail::policy_builder<policy_value<nf, nc>> b{p};
+  [[maybe_unused]] detail::policy_builder<policy_value<nf, nc>> b{p};
   [[maybe_unused]] const int taken[] = {0, (detail::take_policy_argument(b, args), 0)...};
 
   // Duplicate names: sort the names' hashes once, compare neighbours (cheap enough for clang's
