@@ -215,7 +215,8 @@ constexpr std::uint64_t specificity(const condition_value& c) {
   };
   switch (c.match) {
     case match_type::equal:
-      if (kind(c.field) == value_kind::address) return c.fam == family::v4 ? ones(c.mask) - 96 : ones(c.mask);
+      // The prefix length: a v4 mask holds its 32 bits in the low word, a v6 mask all 128.
+      if (kind(c.field) == value_kind::address) return ones(c.mask);
       return 16;
     case match_type::range: {
       std::uint64_t span = c.high.lo - c.low.lo, bits = 0;
