@@ -1,0 +1,11 @@
+// strata-classify: classifies a capture with a compiled-in policy (observe, stealth or server) and
+// prints each frame's traversal of the WFP layers. See `strata-classify --help`.
+// strata-needs: pcap
+#include "policies.hpp"
+
+#include <strata/cli.hpp>
+
+int main(int argc, char** argv) {
+  return strata::cli::main<policies::observe, policies::stealth, policies::server>(argc, argv,
+                                                                                   {"observe", "stealth", "server"});
+}

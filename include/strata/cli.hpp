@@ -1,0 +1,274 @@
+// strata-classify for any set of policies, in one line:
+//
+//   int main(int argc, char** argv) { return strata::cli::main<my_policy>(argc, argv, {"mine"}); }
+//
+// Modelled on tcpdump: -r FILE reads pcap/pcapng, --local names the observed host, records go to
+// stdout as JSON Lines or text, -w writes the blocked (or every) packet to a pcap, --summary prints
+// the counts. Exit status: 0 success, 1 I/O error (named file and cause), 2 usage error.
+// Depends on libpcap (strata::pcap) and CLI11; not part of the core.
+#pragma once
+
+#include <strata/engine.hpp>
+#include <strata/io/format.hpp>
+#include <strata/io/pcap_file.hpp>
+#include <strata/views.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <unistd.h>
+
+#include <array>
+#include <charconv>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace strata::cli {
+
+/// Parses "tcp/22", "udp/53" (also "6/22").
+inline std::optional<port_hint> parse_port_hint(std::string_view text, bool listening) {
+  const auto slash = text.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const std::string_view p = text.substr(0, slash), port = text.substr(slash + 1);
+  port_hint h;
+  h.listening = listening;
+  if (p == "tcp")
+    h.protocol = proto::tcp;
+  else if (p == "udp")
+    h.protocol = proto::udp;
+  else {
+    unsigned v = 0;
+    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
+    if (ec != std::errc{} || end != p.data() + p.size() || v > 255) return std::nullopt;
+    h.protocol = static_cast<std::uint8_t>(v);
+  }
+  unsigned v = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
+  if (ec != std::errc{} || end != port.data() + port.size() || v > 65535 || port.empty()) return std::nullopt;
+  h.port = static_cast<std::uint16_t>(v);
+  return h;
+}
+
+/// The options of strata-classify.
+struct options {
+  std::string read_file;
+  std::vector<std::string> locals;
+  std::vector<std::string> listen, closed;
+  std::string policy;
+  std::string format = "jsonl";
+  std::uint64_t count = 0;
+  std::string write_file;
+  bool write_all = false;
+  bool summary = false;
+  bool quiet = false;
+  std::vector<std::string> switches;  // "FRAME:POLICY"
+  std::size_t flow_capacity = 1u << 16;
+};
+
+namespace detail {
+
+template <class Engine>
+void print_summary(std::FILE* out, const Engine& e, std::span<const std::string_view> names, std::size_t policy_index) {
+  const engine_counters& c = e.counters();
+  std::fprintf(out, "summary: %llu frames, %llu permitted, %llu blocked (%llu suppressed answers), %llu malformed, "
+               "%llu not IP, %llu forwarded duplicates\n",
+               static_cast<unsigned long long>(c.frames), static_cast<unsigned long long>(c.permitted),
+               static_cast<unsigned long long>(c.blocked), static_cast<unsigned long long>(c.suppressed),
+               static_cast<unsigned long long>(c.malformed), static_cast<unsigned long long>(c.not_ip),
+               static_cast<unsigned long long>(c.duplicates));
+  const auto& fs = e.flows().stats();
+  std::fprintf(out, "flows: %llu created, %llu evicted (%llu embryonic, %llu idle, %llu other), %llu expired; "
+               "reauthorized %llu, torn down %llu\n",
+               static_cast<unsigned long long>(fs.inserted),
+               static_cast<unsigned long long>(fs.evicted_embryonic + fs.evicted_idle + fs.evicted_other),
+               static_cast<unsigned long long>(fs.evicted_embryonic), static_cast<unsigned long long>(fs.evicted_idle),
+               static_cast<unsigned long long>(fs.evicted_other), static_cast<unsigned long long>(fs.expired),
+               static_cast<unsigned long long>(c.reauthorized), static_cast<unsigned long long>(c.torn_down));
+  const auto& rs = e.reassembly().stats();
+  std::fprintf(out, "reassembly: %llu completed, %llu timed out, %llu dropped (overlap %llu, too large %llu, limits %llu)\n",
+               static_cast<unsigned long long>(rs.completed), static_cast<unsigned long long>(rs.timed_out),
+               static_cast<unsigned long long>(rs.dropped_overlap + rs.dropped_too_large + rs.dropped_limits),
+               static_cast<unsigned long long>(rs.dropped_overlap), static_cast<unsigned long long>(rs.dropped_too_large),
+               static_cast<unsigned long long>(rs.dropped_limits));
+  std::fprintf(out, "layer visits:\n");
+  for (std::size_t l = 0; l < layer_count; ++l) {
+    if (c.layer_visits[l] == 0) continue;
+    const std::string_view id = short_identifier(static_cast<layer_id>(l));
+    std::fprintf(out, "  %-36.*s %llu\n", static_cast<int>(id.size()), id.data(),
+                 static_cast<unsigned long long>(c.layer_visits[l]));
+  }
+  for (std::size_t p = 0; p < names.size(); ++p) {
+    const auto hits = e.filter_hits(p);
+    if (hits.empty()) continue;
+    std::fprintf(out, "filter decisions (policy %.*s%s):\n", static_cast<int>(names[p].size()), names[p].data(),
+                 p == policy_index ? "" : ", earlier");
+    for (std::size_t f = 0; f < hits.size(); ++f) {
+      const std::string_view n = Engine::filter_name(p, static_cast<std::int16_t>(f));
+      std::fprintf(out, "  %-36.*s %llu\n", static_cast<int>(n.size()), n.data(), static_cast<unsigned long long>(hits[f]));
+    }
+  }
+}
+
+}  // namespace detail
+
+/// Runs strata-classify with the given compiled-in policies. `names` name them for --policy.
+template <auto const&... Policies>
+int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)> names = {}) {
+  using engine_type = engine<Policies...>;
+  constexpr std::size_t n = sizeof...(Policies);
+  std::array<std::string, n> name_storage;
+  for (std::size_t i = 0; i < n; ++i) {
+    name_storage[i] = names[i].empty() ? "policy" + std::to_string(i) : std::string(names[i]);
+    names[i] = name_storage[i];
+  }
+
+  options o;
+  CLI::App app{"strata-classify: the Windows Filtering Platform's filter engine, applied to a capture"};
+  app.set_version_flag("--version", std::to_string(version_major) + "." + std::to_string(version_minor) + "." +
+                                        std::to_string(version_patch));
+  app.add_option("-r,--read", o.read_file, "capture file to read (pcap or pcapng)")->required();
+  app.add_option("--local", o.locals, "an address or prefix of the observed host (repeatable)")->required();
+  app.add_option("--listen", o.listen, "PROTO/PORT someone listens on (overrides inference)");
+  app.add_option("--closed", o.closed, "PROTO/PORT nobody listens on (overrides inference)");
+  std::string policy_help = "compiled-in policy:";
+  for (auto nm : names) policy_help += " " + std::string(nm);
+  app.add_option("--policy", o.policy, policy_help);
+  app.add_option("--format", o.format, "record format")->check(CLI::IsMember({"jsonl", "text"}));
+  app.add_option("-c,--count", o.count, "stop after COUNT frames");
+  app.add_option("-w,--write", o.write_file, "write the blocked packets (with --all: every packet) to a pcap");
+  app.add_flag("--all", o.write_all, "with -w: write every packet");
+  app.add_flag("--summary", o.summary, "print counts (layers, filters, verdicts, malformed, evicted) to stderr");
+  app.add_flag("-q,--quiet", o.quiet, "print no records");
+  app.add_option("--switch", o.switches, "FRAME:POLICY: switch to POLICY before frame FRAME (reauthorizes flows)");
+  app.add_option("--flows", o.flow_capacity, "flow table capacity")->check(CLI::Range(16u, 1u << 26));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  host h;
+  for (const auto& l : o.locals) {
+    if (!h.add_local(l)) {
+      std::fprintf(stderr, "strata-classify: --local %s: not an address or prefix\n", l.c_str());
+      return 2;
+    }
+  }
+  for (const auto& [list, listening] : {std::pair{&o.listen, true}, std::pair{&o.closed, false}}) {
+    for (const auto& s : *list) {
+      auto hint = parse_port_hint(s, listening);
+      if (!hint) {
+        std::fprintf(stderr, "strata-classify: %s %s: expected PROTO/PORT such as tcp/22\n",
+                     listening ? "--listen" : "--closed", s.c_str());
+        return 2;
+      }
+      h.add_hint(*hint);
+    }
+  }
+  auto policy_index = [&](std::string_view nm) -> std::optional<std::size_t> {
+    for (std::size_t i = 0; i < n; ++i)
+      if (names[i] == nm) return i;
+    return std::nullopt;
+  };
+  std::size_t selected = 0;
+  if (!o.policy.empty()) {
+    auto i = policy_index(o.policy);
+    if (!i) {
+      std::fprintf(stderr, "strata-classify: --policy %s: unknown (%s)\n", o.policy.c_str(), policy_help.c_str());
+      return 2;
+    }
+    selected = *i;
+  }
+  std::vector<std::pair<std::uint64_t, std::size_t>> switches;
+  for (const auto& s : o.switches) {
+    const auto colon = s.find(':');
+    std::uint64_t frame = 0;
+    std::optional<std::size_t> target;
+    if (colon != std::string::npos) {
+      auto [end, ec] = std::from_chars(s.data(), s.data() + colon, frame);
+      if (ec == std::errc{} && end == s.data() + colon) target = policy_index(std::string_view(s).substr(colon + 1));
+    }
+    if (!target) {
+      std::fprintf(stderr, "strata-classify: --switch %s: expected FRAME:POLICY\n", s.c_str());
+      return 2;
+    }
+    switches.emplace_back(frame, *target);
+  }
+
+  // Pass 1: the host's own "nobody here" answers, for the listener inference (traversal.md §3).
+  flow::answer_index answers;
+  {
+    auto reader = io::pcap_reader::open(o.read_file);
+    if (!reader) {
+      std::fprintf(stderr, "strata-classify: %s\n", reader.error().what().c_str());
+      return 1;
+    }
+    for (const io::frame& f : *reader) {
+      const packet::parsed p = packet::parse(f, reader->link_type());
+      answers.add(p, h, f.index, f.time.time_since_epoch().count());
+      if (o.count && f.index >= o.count + answers.max_frames) break;
+    }
+  }
+
+  auto reader = io::pcap_reader::open(o.read_file);
+  if (!reader) {
+    std::fprintf(stderr, "strata-classify: %s\n", reader.error().what().c_str());
+    return 1;
+  }
+  engine_config config;
+  config.flow_capacity = o.flow_capacity;
+  config.link = reader->link_type();
+  auto e = std::make_unique<engine_type>(h, config);
+  e->select(selected);
+  e->use_answers(&answers);
+
+  std::optional<io::pcap_writer> writer;
+  if (!o.write_file.empty()) {
+    auto w = io::pcap_writer::open(o.write_file, reader->datalink(), reader->snaplen());
+    if (!w) {
+      std::fprintf(stderr, "strata-classify: %s\n", w.error().what().c_str());
+      return 1;
+    }
+    writer.emplace(std::move(*w));
+  }
+
+  const bool text = o.format == "text";
+  const bool progress = isatty(STDERR_FILENO) && !o.quiet;
+  std::string line;
+  line.reserve(4096);
+  std::uint64_t seen = 0;
+  for (const io::frame& f : *reader) {
+    for (const auto& [frame, target] : switches)
+      if (frame == f.index) e->select(target);
+    const record r = e->classify(f);
+    if (!o.quiet) {
+      line.clear();
+      if (text)
+        io::append_text<engine_type>(line, r);
+      else
+        io::append_json<engine_type>(line, r);
+      line += '\n';
+      std::fwrite(line.data(), 1, line.size(), stdout);
+    }
+    if (writer && (o.write_all || r.blocked())) writer->write(f);
+    ++seen;
+    if (progress && seen % 65536 == 0) std::fprintf(stderr, "\r%llu frames", static_cast<unsigned long long>(seen));
+    if (o.count && seen >= o.count) break;
+  }
+  if (progress && seen >= 65536) std::fprintf(stderr, "\r%llu frames\n", static_cast<unsigned long long>(seen));
+  std::fflush(stdout);
+  if (o.summary) detail::print_summary(stderr, *e, names, e->selected());
+  if (reader->failed()) {  // a truncated capture: classified up to the cut, and the cut is reported
+    std::fprintf(stderr, "strata-classify: %s: %s\n", o.read_file.c_str(),
+                 reader->error() ? reader->error()->what().c_str() : "read error");
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace strata::cli

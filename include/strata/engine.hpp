@@ -1,0 +1,622 @@
+// The engine: frame → parse → direction → reassembly → flow → path → compiled pipeline → record
+// (traversal.md). It holds one or more compiled policies and switches between them at run time;
+// a switch marks every existing flow for reauthorization (§8).
+//
+//   strata::engine<server_policy, stealth_policy> e{host};
+//   for (const auto& record : frames | strata::views::classify(e)) ...
+//
+// Per frame: no heap allocation (tables are sized at construction), no virtual call, no exception.
+#pragma once
+
+#include <strata/flow/answers.hpp>
+#include <strata/flow/endpoint_table.hpp>
+#include <strata/flow/flow_table.hpp>
+#include <strata/flow/reassembly.hpp>
+#include <strata/host.hpp>
+#include <strata/io/frame.hpp>
+#include <strata/packet/parse.hpp>
+#include <strata/pipeline.hpp>
+#include <strata/record.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace strata {
+
+/// Sizes and timeouts of the engine's tables (defaults hold on a small machine).
+struct engine_config {
+  std::size_t flow_capacity = 1u << 16;
+  std::size_t endpoint_capacity = 1u << 14;
+  flow::reassembly_limits reassembly{};
+  std::chrono::nanoseconds datagram_idle_timeout = std::chrono::seconds(60);
+  packet::link_type link = packet::link_type::ethernet;
+};
+
+/// What an engine counted (the CLI's --summary).
+struct engine_counters {
+  std::uint64_t frames = 0;
+  std::uint64_t malformed = 0;
+  std::uint64_t not_ip = 0;
+  std::uint64_t permitted = 0;
+  std::uint64_t blocked = 0;
+  std::uint64_t suppressed = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t reauthorized = 0;
+  std::uint64_t torn_down = 0;
+  std::array<std::uint64_t, layer_count> layer_visits{};
+};
+
+namespace detail {
+
+constexpr bool is_icmp_protocol(std::uint8_t p) { return p == proto::icmp || p == proto::icmpv6; }
+constexpr bool is_echo(const packet::parsed& p) {
+  if (p.l4 == packet::l4_kind::icmp) return p.icmp.type == 8 || p.icmp.type == 0;
+  if (p.l4 == packet::l4_kind::icmpv6) return p.icmp.type == 128 || p.icmp.type == 129;
+  return false;
+}
+
+/// A stack answer (RST or ICMP error) the engine expects because a discard-layer filter suppressed
+/// it: keyed like the answer's quoted exchange.
+struct pending_suppression {
+  std::uint64_t hash = 0;
+  std::int16_t filter = -1;
+  std::uint8_t policy = 0;
+  std::int16_t sublayer = -1;
+};
+
+/// The verdict of an outbound datagram, shared by its later fragments (§5).
+struct fragment_verdict {
+  std::uint64_t hash = 0;
+  action verdict = action::permit;
+  std::int16_t filter = -1;
+  std::uint8_t policy = 0;
+};
+
+template <std::size_t N, class T>
+struct small_ring {  // fixed capacity, newest overwrites oldest
+  std::array<T, N> items{};
+  std::size_t next = 0;
+  void push(const T& t) { items[next++ % N] = t; }
+  T* find(std::uint64_t hash) {
+    for (auto& i : items)
+      if (i.hash == hash && hash != 0) return &i;
+    return nullptr;
+  }
+};
+
+}  // namespace detail
+
+template <auto const&... Policies>
+class engine {
+  static_assert(sizeof...(Policies) >= 1, "strata::engine needs at least one policy");
+  static_assert((is_policy_v<std::remove_cvref_t<decltype(Policies)>> && ...),
+                "strata::engine<P...>: every P must be a constexpr strata::policy(...)");
+
+ public:
+  static constexpr std::size_t policy_count = sizeof...(Policies);
+
+  explicit engine(const host& h, engine_config config = {})
+      : host_(h),
+        config_(config),
+        flows_(config.flow_capacity),
+        endpoints_(config.endpoint_capacity),
+        reassembly_(config.reassembly) {
+    std::size_t i = 0;
+    ((filter_hits_[i++].assign(Policies.filters.size(), 0)), ...);
+  }
+
+  /// The listener oracle for offline captures (built by a pre-pass, see flow/answers.hpp).
+  void use_answers(flow::answer_index* answers) { answers_ = answers; }
+  void set_link_type(packet::link_type lt) { config_.link = lt; }
+
+  /// Switches the policy in force; every existing flow is marked for reauthorization (§8).
+  void select(std::size_t policy_index) {
+    if (policy_index >= policy_count || policy_index == active_) return;
+    active_ = policy_index;
+    ++epoch_;
+  }
+  std::size_t selected() const { return active_; }
+
+  /// Classifies one frame.
+  record classify(const io::frame& f) {
+    record rec;
+    rec.frame = f.index;
+    rec.policy = static_cast<std::uint8_t>(active_);
+    ++counters_.frames;
+    now_ = f.time.time_since_epoch().count();
+    const packet::parsed p = packet::parse(f.data, config_.link, f.wire_length);
+    if (p.is_malformed()) {
+      rec.error = p.malformed.reason;
+      rec.error_stage = p.malformed.stage;
+      ++counters_.malformed;
+      return rec;
+    }
+    if (p.is_not_ip()) {
+      ++counters_.not_ip;
+      ++counters_.permitted;
+      return rec;
+    }
+    rec.flow = label_of(p);
+    rec.dir = host_.direction(p.src, p.dst, p.fam);
+    switch (rec.dir) {
+      case traffic_direction::forwarded: classify_forwarded(p, rec); break;
+      case traffic_direction::inbound: classify_inbound(p, f, rec, 0); break;
+      case traffic_direction::outbound: classify_outbound(p, rec, 0); break;
+      case traffic_direction::loopback:
+        classify_outbound(p, rec, flag::is_loopback);
+        if (rec.verdict == action::permit) classify_inbound(p, f, rec, flag::is_loopback);
+        break;
+      case traffic_direction::none: break;
+    }
+    finish(rec);
+    flows_.expire(now_);
+    return rec;
+  }
+
+  const engine_counters& counters() const { return counters_; }
+  const flow::flow_table& flows() const { return flows_; }
+  const flow::reassembler& reassembly() const { return reassembly_; }
+  /// Per-filter decision counts of policy `i` (index = filter index in that policy).
+  std::span<const std::uint64_t> filter_hits(std::size_t i) const { return filter_hits_[i]; }
+
+  /// A filter's name in policy `policy_index`.
+  static constexpr std::string_view filter_name(std::size_t policy_index, std::int16_t filter) {
+    if (filter < 0) return {};
+    std::string_view n;
+    std::size_t i = 0;
+    ((i++ == policy_index ? (n = Policies.filters[static_cast<std::size_t>(filter)].name, 0) : 0), ...);
+    return n;
+  }
+  static constexpr std::string_view sublayer_name(std::size_t policy_index, std::int16_t sublayer) {
+    if (sublayer < 0) return {};
+    std::string_view n;
+    std::size_t i = 0;
+    ((i++ == policy_index ? (n = Policies.sublayers[static_cast<std::size_t>(sublayer)].name, 0) : 0), ...);
+    return n;
+  }
+
+ private:
+  using runner = path_result (*)(path_key, const incoming_values&, trace&);
+  static constexpr std::array<runner, policy_count> runners{
+      static_cast<runner>(&compiled<Policies>::template classify<trace>)...};
+
+  // ---- the parts of a record ---------------------------------------------------------------
+
+  static flow_label label_of(const packet::parsed& p) {
+    flow_label l;
+    l.fam = p.fam;
+    l.protocol = p.protocol;
+    l.src = p.src;
+    l.dst = p.dst;
+    if (p.l4 == packet::l4_kind::tcp || p.l4 == packet::l4_kind::udp) {
+      l.src_port = p.src_port;
+      l.dst_port = p.dst_port;
+      l.has_ports = true;
+    } else if (p.l4 == packet::l4_kind::icmp || p.l4 == packet::l4_kind::icmpv6) {
+      l.src_port = p.icmp.type;
+      l.dst_port = p.icmp.code;
+      l.is_icmp = true;
+    }
+    return l;
+  }
+
+  void finish(record& rec) {
+    if (rec.filter >= 0) {
+      rec.filter_name = filter_name(rec.policy, rec.filter);
+      filter_hits_[rec.policy][static_cast<std::size_t>(rec.filter)] += 0;  // decisions counted per step below
+    }
+    for (const step_record& s : rec.steps) {
+      ++counters_.layer_visits[static_cast<std::size_t>(s.layer)];
+      if (s.filter >= 0) ++filter_hits_[rec.policy][static_cast<std::size_t>(s.filter)];
+    }
+    if (rec.dup) ++counters_.duplicates;
+    if (rec.suppressed) ++counters_.suppressed;
+    if (rec.verdict == action::block)
+      ++counters_.blocked;
+    else
+      ++counters_.permitted;
+  }
+
+  /// Runs one path with the policy in force and merges its outcome into the record.
+  path_result run(path_key key, const incoming_values& v, record& rec) {
+    trace t;
+    const path_result r = runners[active_](key, v, t);
+    for (const step_record& s : t) rec.steps.record(s);
+    rec.verdict = r.verdict;
+    rec.stack_discard = rec.stack_discard || r.stack_discard;
+    if (r.filter >= 0 || r.verdict == action::block) {
+      rec.filter = r.filter;
+      rec.sublayer_name = sublayer_name(active_, r.sublayer);
+      rec.hard = r.hard;
+      rec.veto = r.veto;
+    }
+    return r;
+  }
+
+  // ---- values presented to the filters ---------------------------------------------------
+
+  static incoming_values values_of(const packet::parsed& p, bool inbound, std::uint32_t flags) {
+    incoming_values v;
+    v.local_address = inbound ? p.dst : p.src;
+    v.remote_address = inbound ? p.src : p.dst;
+    v.ip_protocol = p.protocol;
+    v.direction = static_cast<std::uint32_t>(inbound ? fwp_direction::inbound : fwp_direction::outbound);
+    v.flags = flags;
+    v.interface_index = p.link.ifindex;
+    v.vlan_id = p.link.vlan_ids[0];
+    v.ether_type = p.link.ethertype;
+    if (p.l4 == packet::l4_kind::tcp || p.l4 == packet::l4_kind::udp) {
+      v.local_port = inbound ? p.dst_port : p.src_port;
+      v.remote_port = inbound ? p.src_port : p.dst_port;
+    } else if (p.l4 == packet::l4_kind::icmp || p.l4 == packet::l4_kind::icmpv6) {
+      v.local_port = p.icmp.type;  // WFP: ICMP type and code travel in the port slots
+      v.remote_port = p.icmp.code;
+      const auto& e = p.icmp.embedded;
+      if (p.icmp.is_error && e.status != packet::embedded_status::none && e.status != packet::embedded_status::invalid) {
+        v.embedded_protocol = e.protocol;
+        v.embedded_remote_address = e.dst;  // the quoted packet went from us to the remote
+        v.embedded_local_port = e.src_port;
+        v.embedded_remote_port = e.dst_port;
+      }
+    }
+    return v;
+  }
+
+  flow::flow_key key_of(const packet::parsed& p, bool inbound) const {
+    flow::flow_key k;
+    k.fam = p.fam;
+    k.protocol = p.protocol;
+    k.local = inbound ? p.dst : p.src;
+    k.remote = inbound ? p.src : p.dst;
+    if (p.l4 == packet::l4_kind::tcp || p.l4 == packet::l4_kind::udp) {
+      k.local_port = inbound ? p.dst_port : p.src_port;
+      k.remote_port = inbound ? p.src_port : p.dst_port;
+    } else if (detail::is_echo(p)) {
+      k.local_port = p.icmp.id;  // request and reply of one identifier are one flow
+    } else if (p.l4 == packet::l4_kind::icmp || p.l4 == packet::l4_kind::icmpv6) {
+      k.local_port = p.icmp.type;
+      k.remote_port = p.icmp.code;
+    }
+    return k;
+  }
+
+  static std::uint64_t exchange_hash(const flow::flow_key& k) {
+    return flow::endpoint_pair_hash(k.fam, k.protocol, k.local, k.local_port, k.remote, k.remote_port);
+  }
+
+  // ---- who listens (§3) --------------------------------------------------------------------
+
+  bool listening(const packet::parsed& p, const flow::flow_key& k, std::uint64_t frame) {
+    if (auto h = host_.hint(k.protocol, k.local_port)) return *h;
+    if (answers_ && answers_->answered(k.fam, k.protocol, k.local, k.local_port, k.remote, k.remote_port, frame, now_))
+      return false;
+    (void)p;
+    return true;
+  }
+
+  // ---- forwarded (§6) ----------------------------------------------------------------------
+
+  void classify_forwarded(const packet::parsed& p, record& rec) {
+    if (p.link.is_outgoing()) {  // the departing copy of a packet classified where it arrived
+      rec.dup = true;
+      return;
+    }
+    incoming_values v;
+    v.local_address = p.dst;  // IP_DESTINATION_ADDRESS
+    v.remote_address = p.src;  // IP_SOURCE_ADDRESS
+    v.interface_index = p.link.ifindex;
+    run({p.frag.is_fragment() ? path_kind::forward_fragment : path_kind::forward, p.fam, false}, v, rec);
+  }
+
+  // ---- inbound -----------------------------------------------------------------------------
+
+  void classify_inbound(const packet::parsed& outer, const io::frame& f, record& rec, std::uint32_t flags) {
+    packet::parsed p = outer;
+    bool reassembled = false;
+    if (p.frag.is_fragment()) {
+      const auto r = reassembly_.offer(p, f.data, now_);
+      if (r.status != flow::reassembly_status::completed) {
+        run({path_kind::inbound_fragment, p.fam, false}, values_of(p, true, flags), rec);
+        if (rec.verdict == action::block) reassembly_.forget(p);
+        return;
+      }
+      p = packet::parse(r.datagram, packet::link_type::raw, r.datagram.size());
+      if (!p.ok()) {
+        rec.error = p.is_malformed() ? p.malformed.reason : std::string_view{"reassembled datagram is not IP"};
+        rec.error_stage = p.malformed.stage;
+        return;
+      }
+      reassembled = true;
+      rec.reassembled = true;
+      rec.flow = label_of(p);  // the whole datagram's ports, now that they are known
+    }
+    const incoming_values v = values_of(p, true, flags);
+    if (p.is_icmp_error()) {
+      run({path_kind::icmp_error_inbound, p.fam, reassembled}, v, rec);
+      return;
+    }
+    const flow::flow_key k = key_of(p, true);
+    if (p.l4 == packet::l4_kind::tcp)
+      inbound_tcp(p, k, v, reassembled, f.index, rec);
+    else
+      inbound_datagram(p, k, v, reassembled, f.index, rec);
+  }
+
+  void inbound_tcp(const packet::parsed& p, const flow::flow_key& k, const incoming_values& v, bool reassembled,
+                   std::uint64_t frame, record& rec) {
+    using flow::tcp_state;
+    flow::flow_entry* e = flows_.find(k);
+    const bool payload = p.payload_length > 0;
+    const auto key = [&](path_kind kind) { return path_key{kind, p.fam, reassembled}; };
+    if (p.tcp.is_syn() && (!e || e->state == tcp_state::established || e->state == tcp_state::closing ||
+                           e->state == tcp_state::closed)) {
+      if (e) flows_.erase(e);
+      if (!listening(p, k, frame)) {
+        const path_result r = run(key(path_kind::tcp_inbound_syn_no_listener), v, rec);
+        if (r.answer_suppressed) suppressions_.push({exchange_hash(k), r.filter, rec.policy, r.sublayer});
+        return;
+      }
+      if (run(key(path_kind::tcp_inbound_syn), v, rec).verdict == action::permit) {
+        flow::flow_entry* n = flows_.insert(k, now_).entry;
+        if (n) {
+          n->state = tcp_state::syn_received;
+          n->inbound_origin = true;
+          n->policy_epoch = epoch_;
+        }
+        endpoints_.bind({k.fam, k.protocol, k.local, k.local_port}, now_);
+      }
+      return;
+    }
+    if (!e) {  // mid-stream pickup: an established flow without ALE layers
+      run(key(payload ? path_kind::tcp_inbound_data : path_kind::tcp_inbound_segment), v, rec);
+      if (!p.tcp.is_rst()) adopt_midstream(k, true);
+      return;
+    }
+    e->last_seen = now_;
+    path_kind kind = payload ? path_kind::tcp_inbound_data : path_kind::tcp_inbound_segment;
+    if (e->state == tcp_state::syn_sent && p.tcp.is_syn_ack()) {
+      kind = path_kind::tcp_inbound_syn_ack;
+      e->syn_ack_seen = true;
+    } else if (e->state == tcp_state::syn_received && !p.tcp.is_syn() && !p.tcp.is_rst() &&
+               p.tcp.has(packet::tcp_flag::ack)) {
+      kind = payload ? path_kind::tcp_inbound_final_ack_payload : path_kind::tcp_inbound_final_ack;
+      e->state = tcp_state::established;
+    } else if ((e->state == tcp_state::established || e->state == tcp_state::closing) && e->policy_epoch != epoch_) {
+      kind = e->inbound_origin
+                 ? (payload ? path_kind::tcp_inbound_reauthorize_payload : path_kind::tcp_inbound_reauthorize)
+                 : (payload ? path_kind::tcp_inbound_reauthorize_connect_payload
+                            : path_kind::tcp_inbound_reauthorize_connect);
+    } else if (e->state == tcp_state::syn_sent || e->state == tcp_state::syn_received) {
+      kind = path_kind::tcp_inbound_segment;
+    }
+    if (reauthorize_if(kind, e, v, rec, key(kind))) return;
+    track_close(e, p, false);
+  }
+
+  void inbound_datagram(const packet::parsed& p, const flow::flow_key& k, const incoming_values& v, bool reassembled,
+                        std::uint64_t frame, record& rec) {
+    flow::flow_entry* e = live_datagram_flow(k);
+    const auto key = [&](path_kind kind) { return path_key{kind, p.fam, reassembled}; };
+    if (e) {
+      e->last_seen = now_;
+      const path_kind kind = e->policy_epoch != epoch_
+                                 ? (e->inbound_origin ? path_kind::datagram_inbound_reauthorize
+                                                      : path_kind::datagram_inbound_reauthorize_connect)
+                                 : path_kind::datagram_inbound;
+      reauthorize_if(kind, e, v, rec, key(kind));
+      return;
+    }
+    // Every inbound non-error ICMP message has a listener: the stack answers it.
+    const bool has_listener = detail::is_icmp_protocol(p.protocol) || p.l4 != packet::l4_kind::udp
+                                  ? true
+                                  : listening(p, k, frame);
+    if (!has_listener) {
+      const path_result r = run(key(path_kind::datagram_inbound_no_listener), v, rec);
+      if (r.answer_suppressed) suppressions_.push({exchange_hash(k), r.filter, rec.policy, r.sublayer});
+      return;
+    }
+    if (run(key(path_kind::datagram_inbound_first), v, rec).verdict == action::permit) new_datagram_flow(k, true);
+    if (p.l4 == packet::l4_kind::udp) endpoints_.bind({k.fam, k.protocol, k.local, k.local_port}, now_);
+  }
+
+  // ---- outbound ----------------------------------------------------------------------------
+
+  void classify_outbound(const packet::parsed& p, record& rec, std::uint32_t flags) {
+    // Outbound packets are classified before fragmentation: the first fragment carries the
+    // datagram's steps, later ones share its verdict (§5).
+    const std::uint64_t frag_hash =
+        p.frag.is_fragment() ? flow::endpoint_pair_hash(p.fam, p.protocol, p.src, 0, p.dst, 0) ^ p.frag.id : 0;
+    if (p.frag.is_later()) {
+      if (auto* fv = fragment_verdicts_.find(frag_hash)) {
+        rec.verdict = fv->verdict;
+        rec.filter = fv->filter;
+      }
+      return;
+    }
+    const incoming_values v = values_of(p, false, flags);
+    if (p.is_icmp_error()) {
+      outbound_icmp_error(p, v, rec);
+    } else {
+      const flow::flow_key k = key_of(p, false);
+      if (p.l4 == packet::l4_kind::tcp)
+        outbound_tcp(p, k, v, rec);
+      else
+        outbound_datagram(p, k, v, rec);
+    }
+    if (frag_hash) fragment_verdicts_.push({frag_hash, rec.verdict, rec.filter, rec.policy});
+  }
+
+  /// A stack answer whose trigger a discard-layer filter blocked: no steps, block, suppressed (§7).
+  bool suppressed_answer(std::uint64_t hash, record& rec) {
+    detail::pending_suppression* s = suppressions_.find(hash);
+    if (!s) return false;
+    rec.verdict = action::block;
+    rec.suppressed = true;
+    rec.filter = s->filter;
+    rec.sublayer_name = sublayer_name(s->policy, s->sublayer);
+    s->hash = 0;
+    return true;
+  }
+
+  void outbound_icmp_error(const packet::parsed& p, const incoming_values& v, record& rec) {
+    const auto& e = p.icmp.embedded;
+    if (e.has_ports) {
+      flow::flow_key quoted;  // the quoted datagram came from the remote to us
+      quoted.fam = e.fam;
+      quoted.protocol = e.protocol;
+      quoted.local = e.dst;
+      quoted.local_port = e.dst_port;
+      quoted.remote = e.src;
+      quoted.remote_port = e.src_port;
+      if (suppressed_answer(exchange_hash(quoted), rec)) return;
+    }
+    run({path_kind::icmp_error_outbound, p.fam, false}, v, rec);
+  }
+
+  void outbound_tcp(const packet::parsed& p, const flow::flow_key& k, const incoming_values& v, record& rec) {
+    using flow::tcp_state;
+    flow::flow_entry* e = flows_.find(k);
+    const bool payload = p.payload_length > 0;
+    const auto key = [&](path_kind kind) { return path_key{kind, p.fam, false}; };
+    if (p.tcp.is_rst() && !e && suppressed_answer(exchange_hash(k), rec)) return;
+    if (p.tcp.is_syn() && (!e || e->state == tcp_state::established || e->state == tcp_state::closing ||
+                           e->state == tcp_state::closed)) {
+      if (e) flows_.erase(e);
+      // An active open always takes a fresh endpoint, so it always binds.
+      if (run(key(path_kind::tcp_active_open), v, rec).verdict == action::permit) {
+        flow::flow_entry* n = flows_.insert(k, now_).entry;
+        if (n) {
+          n->state = tcp_state::syn_sent;
+          n->inbound_origin = false;
+          n->policy_epoch = epoch_;
+        }
+        endpoints_.bind({k.fam, k.protocol, k.local, k.local_port}, now_);
+      }
+      return;
+    }
+    if (!e) {
+      const path_kind kind = p.tcp.is_syn_ack() ? path_kind::tcp_outbound_syn_ack
+                             : payload          ? path_kind::tcp_outbound_data
+                                                : path_kind::tcp_outbound_segment;
+      run(key(kind), v, rec);
+      if (!p.tcp.is_rst()) adopt_midstream(k, false);
+      return;
+    }
+    e->last_seen = now_;
+    path_kind kind = payload ? path_kind::tcp_outbound_data : path_kind::tcp_outbound_segment;
+    if (p.tcp.is_syn_ack()) {
+      kind = path_kind::tcp_outbound_syn_ack;
+    } else if (e->state == tcp_state::syn_sent && e->syn_ack_seen && !p.tcp.is_syn() && !p.tcp.is_rst() &&
+               p.tcp.has(packet::tcp_flag::ack)) {
+      kind = payload ? path_kind::tcp_outbound_final_ack_payload : path_kind::tcp_outbound_final_ack;
+      e->state = tcp_state::established;
+    } else if ((e->state == tcp_state::established || e->state == tcp_state::closing) && e->policy_epoch != epoch_) {
+      kind = e->inbound_origin
+                 ? (payload ? path_kind::tcp_outbound_reauthorize_accept_payload
+                            : path_kind::tcp_outbound_reauthorize_accept)
+                 : (payload ? path_kind::tcp_outbound_reauthorize_payload : path_kind::tcp_outbound_reauthorize);
+    } else if (e->state == tcp_state::syn_sent || e->state == tcp_state::syn_received) {
+      kind = path_kind::tcp_outbound_segment;
+    }
+    if (reauthorize_if(kind, e, v, rec, key(kind))) return;
+    track_close(e, p, true);
+  }
+
+  void outbound_datagram(const packet::parsed& p, const flow::flow_key& k, const incoming_values& v, record& rec) {
+    flow::flow_entry* e = live_datagram_flow(k);
+    const auto key = [&](path_kind kind) { return path_key{kind, p.fam, false}; };
+    if (e) {
+      e->last_seen = now_;
+      const path_kind kind = e->policy_epoch != epoch_
+                                 ? (e->inbound_origin ? path_kind::datagram_outbound_reauthorize_accept
+                                                      : path_kind::datagram_outbound_reauthorize)
+                                 : path_kind::datagram_outbound;
+      reauthorize_if(kind, e, v, rec, key(kind));
+      return;
+    }
+    // Protocols without ports (ICMP) visit no bind layers; an endpoint binds on its first send.
+    const bool has_ports = p.l4 == packet::l4_kind::udp;
+    const flow::endpoint_key ep{k.fam, k.protocol, k.local, k.local_port};
+    const bool bound = !has_ports || endpoints_.contains(ep);
+    const path_kind kind = bound ? path_kind::datagram_outbound_first : path_kind::datagram_outbound_first_bind;
+    if (run(key(kind), v, rec).verdict == action::permit) new_datagram_flow(k, false);
+    if (has_ports) endpoints_.bind(ep, now_);
+  }
+
+  // ---- flow bookkeeping --------------------------------------------------------------------
+
+  /// Runs `kind`; when it is a reauthorization, records it, and tears the flow down on failure.
+  bool reauthorize_if(path_kind kind, flow::flow_entry* e, const incoming_values& v, record& rec, path_key key) {
+    const path_result r = run(key, v, rec);
+    const bool reauth = steps_of(key).size() > 0 && [&] {
+      for (const step& s : steps_of(key))
+        if (s.flags & flag::is_reauthorize) return true;
+      return false;
+    }();
+    (void)kind;
+    if (!reauth) return false;
+    ++counters_.reauthorized;
+    e->policy_epoch = epoch_;
+    if (r.verdict == action::block) {
+      flows_.erase(e);
+      ++counters_.torn_down;
+      return true;
+    }
+    return false;
+  }
+
+  void adopt_midstream(const flow::flow_key& k, bool inbound) {
+    flow::flow_entry* n = flows_.insert(k, now_).entry;
+    if (!n) return;
+    n->state = flow::tcp_state::established;
+    n->inbound_origin = inbound;
+    n->policy_epoch = epoch_;
+  }
+
+  void track_close(flow::flow_entry* e, const packet::parsed& p, bool outbound) {
+    if (p.tcp.is_rst()) {
+      e->state = flow::tcp_state::closed;
+      return;
+    }
+    if (p.tcp.is_fin()) {
+      (outbound ? e->fin_local : e->fin_remote) = true;
+      e->state = (e->fin_local && e->fin_remote) ? flow::tcp_state::closed : flow::tcp_state::closing;
+    }
+  }
+
+  flow::flow_entry* live_datagram_flow(const flow::flow_key& k) {
+    flow::flow_entry* e = flows_.find(k);
+    if (e && now_ - e->last_seen > config_.datagram_idle_timeout.count()) {
+      flows_.erase(e);  // a non-TCP flow expires after 60 s without traffic
+      return nullptr;
+    }
+    return e;
+  }
+
+  void new_datagram_flow(const flow::flow_key& k, bool inbound) {
+    flow::flow_entry* n = flows_.insert(k, now_).entry;
+    if (!n) return;
+    n->inbound_origin = inbound;
+    n->policy_epoch = epoch_;
+  }
+
+  host host_;
+  engine_config config_;
+  flow::flow_table flows_;
+  flow::endpoint_table endpoints_;
+  flow::reassembler reassembly_;
+  flow::answer_index* answers_ = nullptr;
+  std::size_t active_ = 0;
+  std::uint32_t epoch_ = 1;
+  std::int64_t now_ = 0;
+  engine_counters counters_{};
+  std::array<std::vector<std::uint64_t>, policy_count> filter_hits_{};
+  detail::small_ring<1024, detail::pending_suppression> suppressions_{};
+  detail::small_ring<256, detail::fragment_verdict> fragment_verdicts_{};
+};
+
+}  // namespace strata
