@@ -152,11 +152,11 @@ struct field_c {
 namespace error {
 template <detail::fixed_string Filter, class Field, class Layer>
 void field_is_not_offered_at_layer();
-template <detail::fixed_string Filter, class Layer>
+template <detail::fixed_string Filter, class Field, class Layer>
 void address_family_does_not_match_layer();
 template <detail::fixed_string Filter>
 void weight_range_must_be_0_to_15();
-template <detail::fixed_string Filter>
+template <detail::fixed_string Filter, class Callout>
 void callout_is_not_callable_with_incoming_values();
 template <detail::fixed_string Filter>
 void filter_has_no_action();
@@ -246,7 +246,7 @@ constexpr family layer_fam = L::address_family;
     if constexpr (std::is_same_v<F, unregistered_callout_t>) {
       spec.value.callout = nullptr;
     } else if constexpr (!usable_callout<F>) {
-      error::callout_is_not_callable_with_incoming_values<Name>();
+      error::callout_is_not_callable_with_incoming_values<Name, F>();
     } else {
       spec.value.callout = to_callout_fn(a.function);
     }
@@ -254,7 +254,7 @@ constexpr family layer_fam = L::address_family;
     if constexpr (!offers(L::id, A::field)) error::field_is_not_offered_at_layer<Name, field_c<A::field>, L>();
     for (const auto& alt : a.alternatives) {
       if (alt.fam != family::none && layer_fam != family::none && alt.fam != layer_fam)
-        error::address_family_does_not_match_layer<Name, L>();
+        error::address_family_does_not_match_layer<Name, field_c<A::field>, L>();
       spec.conditions[next++] = alt;
     }
   } else {
