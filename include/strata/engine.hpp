@@ -205,10 +205,7 @@ class engine {
   }
 
   void finish(record& rec) {
-    if (rec.filter >= 0) {
-      rec.filter_name = filter_name(rec.policy, rec.filter);
-      filter_hits_[rec.policy][static_cast<std::size_t>(rec.filter)] += 0;  // decisions counted per step below
-    }
+    if (rec.filter >= 0) rec.filter_name = filter_name(rec.policy, rec.filter);
     for (const step_record& s : rec.steps) {
       ++counters_.layer_visits[static_cast<std::size_t>(s.layer)];
       if (s.filter >= 0) ++filter_hits_[rec.policy][static_cast<std::size_t>(s.filter)];
@@ -223,9 +220,7 @@ class engine {
 
   /// Runs one path with the policy in force and merges its outcome into the record.
   path_result run(path_key key, const incoming_values& v, record& rec) {
-    trace t;
-    const path_result r = runners[active_](key, v, t);
-    for (const step_record& s : t) rec.steps.record(s);
+    const path_result r = runners[active_](key, v, rec.steps);  // appends: loopback runs twice
     rec.verdict = r.verdict;
     rec.stack_discard = rec.stack_discard || r.stack_discard;
     if (r.filter >= 0 || r.verdict == action::block) {
@@ -290,11 +285,10 @@ class engine {
 
   // ---- who listens (§3) --------------------------------------------------------------------
 
-  bool listening(const packet::parsed& p, const flow::flow_key& k, std::uint64_t frame) {
+  bool listening(const flow::flow_key& k, std::uint64_t frame) {
     if (auto h = host_.hint(k.protocol, k.local_port)) return *h;
     if (answers_ && answers_->answered(k.fam, k.protocol, k.local, k.local_port, k.remote, k.remote_port, frame, now_))
       return false;
-    (void)p;
     return true;
   }
 
@@ -355,7 +349,7 @@ class engine {
     if (p.tcp.is_syn() && (!e || e->state == tcp_state::established || e->state == tcp_state::closing ||
                            e->state == tcp_state::closed)) {
       if (e) flows_.erase(e);
-      if (!listening(p, k, frame)) {
+      if (!listening(k, frame)) {
         const path_result r = run(key(path_kind::tcp_inbound_syn_no_listener), v, rec);
         if (r.answer_suppressed) suppressions_.push({exchange_hash(k), r.filter, rec.policy, r.sublayer});
         return;
@@ -413,7 +407,7 @@ class engine {
     // Every inbound non-error ICMP message has a listener: the stack answers it.
     const bool has_listener = detail::is_icmp_protocol(p.protocol) || p.l4 != packet::l4_kind::udp
                                   ? true
-                                  : listening(p, k, frame);
+                                  : listening(k, frame);
     if (!has_listener) {
       const path_result r = run(key(path_kind::datagram_inbound_no_listener), v, rec);
       if (r.answer_suppressed) suppressions_.push({exchange_hash(k), r.filter, rec.policy, r.sublayer});
@@ -549,24 +543,17 @@ class engine {
 
   // ---- flow bookkeeping --------------------------------------------------------------------
 
-  /// Runs `kind`; when it is a reauthorization, records it, and tears the flow down on failure.
+  /// Runs the path; when it is a reauthorization (§8), the flow is authorized again under the
+  /// policy in force, or torn down when that fails. Returns whether the flow is gone.
   bool reauthorize_if(path_kind kind, flow::flow_entry* e, const incoming_values& v, record& rec, path_key key) {
     const path_result r = run(key, v, rec);
-    const bool reauth = steps_of(key).size() > 0 && [&] {
-      for (const step& s : steps_of(key))
-        if (s.flags & flag::is_reauthorize) return true;
-      return false;
-    }();
-    (void)kind;
-    if (!reauth) return false;
+    if (!reauthorizes(kind)) return false;
     ++counters_.reauthorized;
     e->policy_epoch = epoch_;
-    if (r.verdict == action::block) {
-      flows_.erase(e);
-      ++counters_.torn_down;
-      return true;
-    }
-    return false;
+    if (r.verdict != action::block) return false;
+    flows_.erase(e);
+    ++counters_.torn_down;
+    return true;
   }
 
   void adopt_midstream(const flow::flow_key& k, bool inbound) {

@@ -239,6 +239,13 @@ constexpr bool starts_inbound(path_kind k) {
   return s.size() > 0 && s[0].layer == layer_id::inbound_ippacket_v4 && k != path_kind::inbound_fragment;
 }
 
+/// Whether a path kind reauthorizes its flow (an ALE step flagged IS_REAUTHORIZE, §8).
+constexpr bool reauthorizes(path_kind k) {
+  for (const step& s : steps_of(k, family::v4))
+    if (s.flags & flag::is_reauthorize) return true;
+  return false;
+}
+
 /// The steps of a path key: for a reassembled datagram, the completing fragment's own two
 /// indications, then the datagram's path with IS_REASSEMBLED on its INBOUND_IPPACKET step (§5).
 constexpr step_list steps_of(path_key key) {
