@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace strata {
@@ -90,8 +91,10 @@ struct small_ring {  // fixed capacity, newest overwrites oldest
 
 }  // namespace detail
 
-template <auto const&... Policies>
-class engine {
+/// The engine. `Tracing` records every step of every frame (the records' `steps`); without it
+/// only verdicts and deciding filters are kept, which is what the per-packet benchmarks measure.
+template <bool Tracing, auto const&... Policies>
+class basic_engine {
   static_assert(sizeof...(Policies) >= 1, "strata::engine needs at least one policy");
   static_assert((is_policy_v<std::remove_cvref_t<decltype(Policies)>> && ...),
                 "strata::engine<P...>: every P must be a constexpr strata::policy(...)");
@@ -99,7 +102,9 @@ class engine {
  public:
   static constexpr std::size_t policy_count = sizeof...(Policies);
 
-  explicit engine(const host& h, engine_config config = {})
+  static constexpr bool tracing = Tracing;
+
+  explicit basic_engine(const host& h, engine_config config = {})
       : host_(h),
         config_(config),
         flows_(config.flow_capacity),
@@ -180,9 +185,10 @@ class engine {
   }
 
  private:
-  using runner = path_result (*)(path_key, const incoming_values&, trace&);
+  using trace_type = std::conditional_t<Tracing, trace, no_trace>;
+  using runner = path_result (*)(path_key, const incoming_values&, trace_type&);
   static constexpr std::array<runner, policy_count> runners{
-      static_cast<runner>(&compiled<Policies>::template classify<trace>)...};
+      static_cast<runner>(&compiled<Policies>::template classify<trace_type>)...};
 
   // ---- the parts of a record ---------------------------------------------------------------
 
@@ -220,7 +226,14 @@ class engine {
 
   /// Runs one path with the policy in force and merges its outcome into the record.
   path_result run(path_key key, const incoming_values& v, record& rec) {
-    const path_result r = runners[active_](key, v, rec.steps);  // appends: loopback runs twice
+    path_result r;
+    if constexpr (Tracing) {
+      r = runners[active_](key, v, rec.steps);  // appends: loopback runs twice
+    } else {
+      no_trace t;
+      r = runners[active_](key, v, t);
+      if (r.filter >= 0) ++filter_hits_[active_][static_cast<std::size_t>(r.filter)];
+    }
     rec.verdict = r.verdict;
     rec.stack_discard = rec.stack_discard || r.stack_discard;
     if (r.filter >= 0 || r.verdict == action::block) {
@@ -605,5 +618,12 @@ class engine {
   detail::small_ring<1024, detail::pending_suppression> suppressions_{};
   detail::small_ring<256, detail::fragment_verdict> fragment_verdicts_{};
 };
+
+/// An engine that records every step (what strata-classify prints).
+template <auto const&... Policies>
+using engine = basic_engine<true, Policies...>;
+/// An engine that keeps verdicts only: the per-packet path at its fastest.
+template <auto const&... Policies>
+using verdict_engine = basic_engine<false, Policies...>;
 
 }  // namespace strata
