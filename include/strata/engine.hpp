@@ -140,13 +140,17 @@ class basic_engine {
       ++counters_.malformed;
       return rec;
     }
+    if (p.ok()) rec.dir = host_.direction(p.src, p.dst, p.fam);
+    if (has_mac_filters[active_] && !mac_layers(p, rec)) {  // §9: MAC layers first; a block there ends it
+      finish(rec);
+      return rec;
+    }
     if (p.is_not_ip()) {
       ++counters_.not_ip;
-      ++counters_.permitted;
+      finish(rec);
       return rec;
     }
     rec.flow = label_of(p);
-    rec.dir = host_.direction(p.src, p.dst, p.fam);
     switch (rec.dir) {
       case traffic_direction::forwarded: classify_forwarded(p, rec); break;
       case traffic_direction::inbound: classify_inbound(p, f, rec, 0); break;
@@ -189,6 +193,34 @@ class basic_engine {
   using runner = path_result (*)(path_key, const incoming_values&, trace_type&);
   static constexpr std::array<runner, policy_count> runners{
       static_cast<runner>(&compiled<Policies>::template classify<trace_type>)...};
+
+  static constexpr std::array<bool, policy_count> has_mac_filters{
+      (compiled<Policies>::template has_filters<layer_id::inbound_mac_frame_native> ||
+       compiled<Policies>::template has_filters<layer_id::inbound_mac_frame_ethernet> ||
+       compiled<Policies>::template has_filters<layer_id::outbound_mac_frame_ethernet> ||
+       compiled<Policies>::template has_filters<layer_id::outbound_mac_frame_native>)...};
+
+  static std::uint64_t mac_value(const std::array<std::uint8_t, 6>& m) {
+    std::uint64_t v = 0;
+    for (std::uint8_t b : m) v = (v << 8) | b;
+    return v;
+  }
+
+  /// The MAC-frame layers (§9): every frame visits them first when the policy has filters there.
+  /// Returns false when they blocked the frame.
+  bool mac_layers(const packet::parsed& p, record& rec) {
+    const bool outbound = rec.dir == traffic_direction::outbound || rec.dir == traffic_direction::loopback ||
+                          (rec.dir == traffic_direction::none && p.link.is_outgoing());
+    incoming_values v;
+    v.ether_type = p.link.ethertype;
+    v.vlan_id = p.link.vlan_ids[0];
+    v.interface_index = p.link.ifindex;
+    v.mac_local_address = mac_value(outbound ? p.link.src_mac : p.link.dst_mac);
+    v.mac_remote_address = mac_value(outbound ? p.link.dst_mac : p.link.src_mac);
+    v.direction = static_cast<std::uint32_t>(outbound ? fwp_direction::outbound : fwp_direction::inbound);
+    return run({outbound ? path_kind::mac_outbound : path_kind::mac_inbound, family::v4, false}, v, rec).verdict ==
+           action::permit;
+  }
 
   // ---- the parts of a record ---------------------------------------------------------------
 

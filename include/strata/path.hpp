@@ -74,7 +74,9 @@ struct step_list {
   X(icmp_error_inbound, "ICMP error received by the host")                                                \
   X(forward, "forwarded packet")                                                                           \
   X(forward_fragment, "forwarded fragment")                                                                \
-  X(inbound_fragment, "inbound fragment that does not complete its datagram")
+  X(inbound_fragment, "inbound fragment that does not complete its datagram")                            \
+  X(mac_inbound, "any received frame, when the policy has MAC-frame filters")                            \
+  X(mac_outbound, "any sent frame, when the policy has MAC-frame filters")
 
 enum class path_kind : std::uint8_t {
 #define STRATA_X(id, text) id,
@@ -230,6 +232,12 @@ constexpr step_list steps_of(path_kind k, family f) {
     case path_kind::inbound_fragment:
       add(inbound_ippacket_v4), add(inbound_ippacket_v4, flag::is_fragment);
       break;
+    case path_kind::mac_inbound:  // §9: MAC layers come first, before the rows above
+      add(inbound_mac_frame_native), add(inbound_mac_frame_ethernet);
+      break;
+    case path_kind::mac_outbound:
+      add(outbound_mac_frame_ethernet), add(outbound_mac_frame_native);
+      break;
   }
   return s;
 }
@@ -347,6 +355,12 @@ template <class F> using inbound = path_t<path_kind::icmp_error_inbound, F>;
 template <class F> using forward = path_t<path_kind::forward, F>;
 template <class F> using forward_fragment = path_t<path_kind::forward_fragment, F>;
 template <class F> using inbound_fragment = path_t<path_kind::inbound_fragment, F>;
+
+/// §9: the MAC-frame layers every frame visits first when the policy has filters there.
+namespace mac {
+using inbound = path_t<path_kind::mac_inbound, v4>;
+using outbound = path_t<path_kind::mac_outbound, v4>;
+}  // namespace mac
 }  // namespace path
 
 /// Discard modules and reasons reported at _DISCARD layers (FWPS_DISCARD_MODULE0 and the reason

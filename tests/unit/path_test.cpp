@@ -143,6 +143,10 @@ const std::map<path_kind, row>& spec_rows() {
       {path_kind::forward_fragment, {"IPFORWARD_V4+IS_FRAGMENT"}},
       // §5 "every fragment visits INBOUND_IPPACKET as an IP packet and again as a fragment (flag IS_FRAGMENT)"
       {path_kind::inbound_fragment, {"INBOUND_IPPACKET_V4", "INBOUND_IPPACKET_V4+IS_FRAGMENT"}},
+      // §9 "(inbound: INBOUND_MAC_FRAME_NATIVE, INBOUND_MAC_FRAME_ETHERNET; outbound:
+      // OUTBOUND_MAC_FRAME_ETHERNET, OUTBOUND_MAC_FRAME_NATIVE)"
+      {path_kind::mac_inbound, {"INBOUND_MAC_FRAME_NATIVE", "INBOUND_MAC_FRAME_ETHERNET"}},
+      {path_kind::mac_outbound, {"OUTBOUND_MAC_FRAME_ETHERNET", "OUTBOUND_MAC_FRAME_NATIVE"}},
   };
   return rows;
 }
