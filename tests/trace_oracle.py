@@ -214,6 +214,9 @@ class Traversal:
                 self.verdict, self.filter = "block", result[1]
                 if base in DISCARD_TWINS:
                     twin = self.visit(base + "_DISCARD")
+                    if self.steps[-2].get("flags"):
+                        # §8 names IS_REAUTHORIZE on the ALE layer only; the twin's flags are left open
+                        self.steps[-1]["flags_unspecified"] = True
                     if twin is not None and twin[0] == "block" and twin[1] is not None:
                         self.blocked_at_discard_by = twin[1]
                 return False
@@ -252,12 +255,21 @@ ROWS = {
 ICMP_ERROR_KINDS = {"icmp_unreach", "icmp_err"}
 
 
+def reauth_row(d, data_layer):
+    """§8: the next packet of a marked flow, in the direction of the flow's origin."""
+    if d == "in":
+        return [IN_IP, IN_TR, "ALE_AUTH_RECV_ACCEPT", data_layer]
+    return ["ALE_AUTH_CONNECT", data_layer, OUT_TR, OUT_IP]
+
+
 class Oracle:
-    def __init__(self, policy_name, locals_):
-        if policy_name not in POLICIES:
-            raise SystemExit(f"trace_oracle: unknown policy {policy_name!r} (known: {', '.join(POLICIES)})")
+    def __init__(self, policy_name, locals_, switches=()):
+        for name in [policy_name] + [p for _, p in switches]:
+            if name not in POLICIES:
+                raise SystemExit(f"trace_oracle: unknown policy {name!r} (known: {', '.join(POLICIES)})")
         self.policy_name = policy_name
         self.policy = POLICIES[policy_name]
+        self.switches = dict(switches)  # frame -> policy in force from that frame on (§8)
         self.locals = [ipaddress.ip_network(x, strict=False) for x in locals_]
         self.flows = {}          # key -> {"origin": in|out, "state": ..., "fin_in", "fin_out", "synack"}
         self.endpoints = set()   # (proto, local address, local port) that sent or received
@@ -266,6 +278,7 @@ class Oracle:
         self.out_frag_verdict = {}  # fragment id -> (verdict, filter) of the offset-0 frame
         self.suppress = {}       # flow key of a packet blocked at a _DISCARD layer -> the filter
         self.self_check = []     # disagreements between this flow model and the labels (observe only)
+        self.self_check_off = False
 
     def is_local(self, a):
         return a is not None and any(a in n for n in self.locals)
@@ -284,6 +297,12 @@ class Oracle:
 
     # -- one frame ---------------------------------------------------------------------------------------
     def expect(self, row):
+        if row["frame"] in self.switches:  # §8: a policy change marks every existing flow
+            self.policy_name = self.switches[row["frame"]]
+            self.policy = POLICIES[self.policy_name]
+            self.self_check_off = True
+            for flow in self.flows.values():
+                flow["reauth"] = True
         rec = {"frame": row["frame"], "dir": None, "steps": [], "verdict": "permit", "filter": None}
         why = ""
         d = row["dir"]
@@ -373,7 +392,7 @@ class Oracle:
                 "remote_port": rp}
 
     def check_label(self, row, column, computed):
-        if self.policy_name == "observe" and row[column] not in ("-", "") and row[column] != computed:
+        if self.policy_name == "observe" and not self.self_check_off and row[column] not in ("-", "") and row[column] != computed:
             self.self_check.append(f"frame {row['frame']}: label {column}={row[column]}, flow model says "
                                    f"{computed}")
 
@@ -436,6 +455,17 @@ class Oracle:
         else:
             pickup = ""
 
+        if flow.pop("reauth", False):
+            if flow["origin"] != d or not payload or flow["state"] != "established" or syn or fin or rst:
+                raise SystemExit(f"trace_oracle: frame {row['frame']}: the first packet of a reauthorized TCP "
+                                 f"flow is one §8 does not describe (only a segment with payload in the "
+                                 f"direction of the flow's origin); choose another switch frame")
+            name = "reauth_tcp_" + d
+            ok = t.run(reauth_row(d, "STREAM"), lambda i, b: ("IS_REAUTHORIZE",) if b.startswith("ALE_") else ())
+            if not ok:
+                del self.flows[key]  # "and the flow is torn down"
+            return name, t, f"TCP {d}bound segment, first of a flow marked for reauthorization (§8)"
+
         if syn:  # SYN-ACK (or a retransmitted SYN): transport rows
             if ack:
                 flow["synack"] = True
@@ -481,6 +511,18 @@ class Oracle:
             self.check_label(row, "new", "0")
             if endpoint:
                 self.endpoints.add(endpoint)
+            flow = self.flows[key]
+            if flow.pop("reauth", False):
+                if flow["origin"] != d:
+                    raise SystemExit(f"trace_oracle: frame {row['frame']}: the first packet of a reauthorized "
+                                     f"flow goes against the flow's origin, which §8 does not describe; choose "
+                                     f"another switch frame")
+                ok = t.run(reauth_row(d, "DATAGRAM_DATA"),
+                           lambda i, b: ("IS_REAUTHORIZE",) if b.startswith("ALE_") else ())
+                if not ok:
+                    del self.flows[key]  # "and the flow is torn down"
+                return "reauth_dgram_" + d, t, (f"{fl['proto']} {d}bound, first packet of a flow marked for "
+                                                f"reauthorization (§8)")
             name = "dgram_out_existing" if d == "out" else "dgram_in_existing"
             t.run(ROWS[name])
             return name, t, f"{fl['proto']} {d}bound, existing flow"
@@ -510,9 +552,19 @@ class Oracle:
         return "dgram_in_new_no_listener", t, f"{fl['proto']} inbound, new flow, no listener"
 
 
-def expectations(tsv, policy, locals_):
+def parse_switches(texts):
+    out = []
+    for t in texts or []:
+        frame, _, policy = t.partition(":")
+        if not frame.isdigit() or policy not in POLICIES:
+            raise SystemExit(f"trace_oracle: --switch {t}: expected FRAME:POLICY")
+        out.append((int(frame), policy))
+    return out
+
+
+def expectations(tsv, policy, locals_, switches=()):
     rows = read_tsv(tsv)
-    oracle = Oracle(policy, locals_)
+    oracle = Oracle(policy, locals_, switches)
     out = []
     for row in rows:
         rec, why = oracle.expect(row)
@@ -526,26 +578,33 @@ def expectations(tsv, policy, locals_):
 # --------------------------------------------------------------------------------------------------------
 # Comparison with strata-classify
 
-def normal_step(s):
-    n = {"layer": s.get("layer"), "flags": sorted(s.get("flags", []))}
+def normal_step(s, like=None):
+    unspecified = (like or s).get("flags_unspecified")
+    n = {"layer": s.get("layer"), "flags": None if unspecified else sorted(s.get("flags", []))}
     if "filter" in s:
         n["filter"], n["action"] = s["filter"], s.get("action")
     return n
 
 
-def normal_record(r):
-    return {"dir": r.get("dir"), "steps": [normal_step(s) for s in r.get("steps", [])],
+def normal_record(r, like=None):
+    like_steps = (like or r).get("steps", [])
+    steps = r.get("steps", [])
+    return {"dir": r.get("dir"),
+            "steps": [normal_step(s, like_steps[i] if i < len(like_steps) else None) for i, s in enumerate(steps)],
             "verdict": r.get("verdict"), "filter": r.get("filter"),
             "suppressed": bool(r.get("suppressed", False)), "dup": bool(r.get("dup", False)),
             "error": r.get("error")}
 
 
 def check(args):
-    expected = expectations(args.tsv, args.policy, args.local)
+    switches = parse_switches(args.switch)
+    expected = expectations(args.tsv, args.policy, args.local, switches)
     cmd = [args.classify, "-r", args.pcap]
     for a in args.local:
         cmd += ["--local", a]
     cmd += ["--policy", args.policy]
+    for frame, policy in switches:
+        cmd += ["--switch", f"{frame}:{policy}"]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         print(f"FAIL: {' '.join(cmd)} exited {proc.returncode}\n{proc.stderr}")
@@ -564,7 +623,7 @@ def check(args):
         problems = []
         if act.get("frame") != row["frame"]:
             problems.append(f"frame number {act.get('frame')}")
-        e, a = normal_record(exp), normal_record(act)
+        e, a = normal_record(exp), normal_record(act, exp)
         for k in ("dir", "verdict", "filter", "suppressed", "dup", "error"):
             if e[k] != a[k]:
                 problems.append(f"{k}: expected {e[k]!r}, got {a[k]!r}")
@@ -581,7 +640,7 @@ def check(args):
                 f"frame {row['frame']} ({row['phase']}, {row['kind']}): " + "; ".join(problems) +
                 f"\n    label:    {row['_line']}\n    why:      {why}"
                 f"\n    expected: {json.dumps(exp)}\n    actual:   {json.dumps(act)}")
-    policy = args.policy
+    policy = args.name or args.policy
     if failures:
         print(f"capture.trace.{policy}: {len(failures)} mismatch(es) over {len(expected)} frames")
         for f in failures:
@@ -602,7 +661,10 @@ def main(argv=None):
         s.add_argument("--policy", required=True, choices=sorted(POLICIES))
         s.add_argument("--local", action="append", default=None,
                        help="the observed host's addresses (default: strata-demo's four)")
+        s.add_argument("--switch", action="append", metavar="FRAME:POLICY",
+                       help="the policy changes before FRAME (§8: existing flows are reauthorized)")
         s.add_argument("--why", action="store_true", help="expect: add the reason of every record")
+        s.add_argument("--name", help="check: the test's name in messages")
         if name == "check":
             s.add_argument("--classify", required=True, help="the strata-classify binary")
             s.add_argument("--pcap", required=True, help="the capture the TSV labels")
@@ -610,7 +672,7 @@ def main(argv=None):
     if args.local is None:
         args.local = demo_locals
     if args.cmd == "expect":
-        for row, rec, why in expectations(args.tsv, args.policy, args.local):
+        for row, rec, why in expectations(args.tsv, args.policy, args.local, parse_switches(args.switch)):
             if args.why:
                 rec = dict(rec, why=why)
             print(json.dumps(rec))
