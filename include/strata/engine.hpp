@@ -116,6 +116,40 @@ class basic_engine {
 
   /// The listener oracle for offline captures (built by a pre-pass, see flow/answers.hpp).
   void use_answers(flow::answer_index* answers) { answers_ = answers; }
+
+  /// A live listener oracle (§3, e.g. the socket table, strata/live/host_monitor.hpp): asked for a new
+  /// inbound flow's key and the packet's capture time (ns since the epoch); answers 1 (someone listens),
+  /// 0 (nobody) or -1 (no answer: the answer index, then the default, decide). A plain function
+  /// pointer and its context: no virtual call, no allocation. Hints (`host::hint`) still win.
+  using listener_hook = int (*)(void* context, const flow::flow_key& key, std::int64_t time_ns);
+  void use_listener_hook(listener_hook hook, void* context) {
+    listener_hook_ = hook;
+    listener_context_ = context;
+  }
+  /// Replaces the observed host (live: its addresses changed). Flows are kept.
+  void set_host(const host& h) { host_ = h; }
+  const host& observed_host() const { return host_; }
+
+  /// A socket event (live), not a packet: a new listening TCP socket's passive open
+  /// (`path_kind::tcp_passive_open`: ALE_BIND_REDIRECT, ALE_RESOURCE_ASSIGNMENT, ALE_AUTH_LISTEN;
+  /// traversal.md §4) run through the policy in force. The record's `frame` is 0 and its flow names
+  /// the socket (source = the local address and port, no destination). Counted in no frame counter.
+  record socket_event(path_kind kind, family fam, std::uint8_t protocol, address local, std::uint16_t local_port) {
+    record rec;
+    rec.policy = static_cast<std::uint8_t>(active_);
+    rec.flow.fam = fam;
+    rec.flow.protocol = protocol;
+    rec.flow.src = local;
+    rec.flow.src_port = local_port;
+    rec.flow.has_ports = true;
+    incoming_values v;
+    v.local_address = local;
+    v.local_port = local_port;
+    v.ip_protocol = protocol;
+    run({kind, fam, false}, v, rec);
+    if (rec.filter >= 0) rec.filter_name = filter_name(rec.policy, rec.filter);
+    return rec;
+  }
   void set_link_type(packet::link_type lt) { config_.link = lt; }
 
   /// Switches the policy in force; every existing flow is marked for reauthorization (§8).
@@ -133,7 +167,8 @@ class basic_engine {
     rec.policy = static_cast<std::uint8_t>(active_);
     ++counters_.frames;
     now_ = f.time.time_since_epoch().count();
-    const packet::parsed p = packet::parse(f.data, config_.link, f.wire_length);
+    packet::parsed p = packet::parse(f.data, config_.link, f.wire_length);
+    if (p.link.ifindex == 0) p.link.ifindex = f.ifindex;  // live sources know the interface
     if (p.is_malformed()) {
       rec.error = p.malformed.reason;
       rec.error_stage = p.malformed.stage;
@@ -152,7 +187,7 @@ class basic_engine {
     }
     rec.flow = label_of(p);
     switch (rec.dir) {
-      case traffic_direction::forwarded: classify_forwarded(p, rec); break;
+      case traffic_direction::forwarded: classify_forwarded(p, f, rec); break;
       case traffic_direction::inbound: classify_inbound(p, f, rec, 0); break;
       case traffic_direction::outbound: classify_outbound(p, rec, 0); break;
       case traffic_direction::loopback:
@@ -179,6 +214,12 @@ class basic_engine {
     std::size_t i = 0;
     ((i++ == policy_index ? (n = Policies.filters[static_cast<std::size_t>(filter)].name, 0) : 0), ...);
     return n;
+  }
+  /// Calls `f(policy)` with the policy at `policy_index` (for printers that need the policy itself).
+  template <class F>
+  static void with_policy(std::size_t policy_index, F&& f) {
+    std::size_t i = 0;
+    ((i++ == policy_index ? (void)f(Policies) : (void)0), ...);
   }
   static constexpr std::string_view sublayer_name(std::size_t policy_index, std::int16_t sublayer) {
     if (sublayer < 0) return {};
@@ -332,6 +373,10 @@ class basic_engine {
 
   bool listening(const flow::flow_key& k, std::uint64_t frame) {
     if (auto h = host_.hint(k.protocol, k.local_port)) return *h;
+    if (listener_hook_) {
+      const int live = listener_hook_(listener_context_, k, now_);
+      if (live >= 0) return live != 0;
+    }
     if (answers_ && answers_->answered(k.fam, k.protocol, k.local, k.local_port, k.remote, k.remote_port, frame, now_))
       return false;
     return true;
@@ -339,8 +384,8 @@ class basic_engine {
 
   // ---- forwarded (§6) ----------------------------------------------------------------------
 
-  void classify_forwarded(const packet::parsed& p, record& rec) {
-    if (p.link.is_outgoing()) {  // the departing copy of a packet classified where it arrived
+  void classify_forwarded(const packet::parsed& p, const io::frame& f, record& rec) {
+    if (p.link.is_outgoing() || f.departing_copy) {  // the departing copy of a packet classified where it arrived
       rec.dup = true;
       return;
     }
@@ -642,6 +687,8 @@ class basic_engine {
   flow::endpoint_table endpoints_;
   flow::reassembler reassembly_;
   flow::answer_index* answers_ = nullptr;
+  listener_hook listener_hook_ = nullptr;
+  void* listener_context_ = nullptr;
   std::size_t active_ = 0;
   std::uint32_t epoch_ = 1;
   std::int64_t now_ = 0;

@@ -13,3 +13,11 @@
 #include <strata/arbitration.hpp>
 #include <strata/path.hpp>
 #include <strata/pipeline.hpp>
+#include <strata/render.hpp>
+
+#include <strata/host.hpp>
+#include <strata/packet/parse.hpp>
+#include <strata/engine.hpp>
+#include <strata/record.hpp>
+#include <strata/views.hpp>
+#include <strata/io/format.hpp>

@@ -5,6 +5,7 @@
 #include <strata/address.hpp>
 #include <strata/field.hpp>
 #include <strata/record.hpp>
+#include <strata/render.hpp>
 
 #include <charconv>
 #include <cstdint>
@@ -156,23 +157,11 @@ void append_json(std::string& out, const record& r) {
   out += '}';
 }
 
-/// A layer's name in text output: the identifier without direction, ALE_ and family
-/// (INBOUND_TRANSPORT_V4_DISCARD → TRANSPORT_DISCARD); the direction is printed once per line.
-inline std::string_view text_layer_name(layer_id l, std::string& scratch) {
-  std::string_view s = short_identifier(l);
-  for (std::string_view p : {std::string_view{"INBOUND_"}, std::string_view{"OUTBOUND_"}, std::string_view{"ALE_"}})
-    if (s.starts_with(p)) s.remove_prefix(p.size());
-  scratch.assign(s);
-  for (std::string_view fam : {std::string_view{"_V4"}, std::string_view{"_V6"}})
-    if (auto at = scratch.find(fam); at != std::string::npos) scratch.erase(at, fam.size());
-  return scratch;
-}
-
-/// One line of text: "  3 in   tcp 10.1.2.3:40980 > 10.0.0.2:22  IPPACKET → TRANSPORT → AUTH_RECV_ACCEPT
-/// [admin/ssh-from-lan: permit, hard]".
+/// One line of text: the frame, its direction and flow, then the trace as strata::to_text renders
+/// it ("IPPACKET → TRANSPORT → AUTH_RECV_ACCEPT [admin/ssh-from-lan: permit, hard]"). Text output
+/// is for people: it allocates, unlike the JSON form.
 template <class Names>
 void append_text(std::string& out, const record& r) {
-  std::string scratch;
   std::string num;
   detail::append_uint(num, r.frame);
   if (num.size() < 5) out.append(5 - num.size(), ' ');
@@ -188,12 +177,10 @@ void append_text(std::string& out, const record& r) {
     out += r.error;
     return;
   }
-  if (r.flow.fam == family::none) {
-    out += "(not IP)";
-    return;
+  if (r.flow.fam != family::none) {
+    append_flow(out, r.flow);
+    out += "  ";
   }
-  append_flow(out, r.flow);
-  out += "  ";
   if (r.dup) {
     out += "(departing copy of a forwarded packet)";
     return;
@@ -208,39 +195,12 @@ void append_text(std::string& out, const record& r) {
     return;
   }
   if (r.steps.size() == 0) {
-    out += "(no steps) ";
+    out += r.flow.fam == family::none ? "(not IP) " : "(no steps) ";
     out += r.verdict == action::block ? "block" : "permit";
     return;
   }
-  bool first = true;
-  for (const step_record& s : r.steps) {
-    if (!first) out += " \u2192 ";
-    first = false;
-    out += text_layer_name(s.layer, scratch);
-    if (s.flags & ~flag::is_loopback) {
-      out += '(';
-      bool f1 = true;
-      for (const auto& [bit, flag_name] : flag::names) {
-        if (!(s.flags & bit) || bit == flag::is_loopback) continue;
-        if (!f1) out += ',';
-        f1 = false;
-        out += flag_name;
-      }
-      out += ')';
-    }
-    if (s.filter >= 0) {
-      out += " [";
-      out += Names::sublayer_name(r.policy, s.sublayer);
-      out += '/';
-      out += Names::filter_name(r.policy, s.filter);
-      out += ": ";
-      out += name(s.act);
-      if (s.hard) out += ", hard";
-      if (s.veto) out += ", veto";
-      out += ']';
-    }
-  }
-  if (r.verdict == action::block && r.filter < 0) out += "  block";
+  Names::with_policy(r.policy, [&](const auto& p) { out += to_text(r.steps, p); });
+  if (r.verdict == action::block && r.filter < 0 && !r.stack_discard) out += "  block";
 }
 
 }  // namespace strata::io
