@@ -279,6 +279,7 @@ class Oracle:
         self.suppress = {}       # flow key of a packet blocked at a _DISCARD layer -> the filter
         self.self_check = []     # disagreements between this flow model and the labels (observe only)
         self.self_check_off = False
+        self.discarded = set()   # keys whose first packet the stack discarded (no listener)
 
     def is_local(self, a):
         return a is not None and any(a in n for n in self.locals)
@@ -405,10 +406,20 @@ class Oracle:
             self.listeners.setdefault((fl["proto"], la, lp), row["listener"])
 
     # -- TCP (§2 state machine, §4 TCP rows) ---------------------------------------------------------------
+    # a fragmented TCP segment's label has no flags: the datagram's kind says what the segment was
+    DATAGRAM_TCP = {"syn": ("S", False), "syn_ack": ("S.", False), "syn_retx": ("S", False),
+                    "final_ack": (".", False), "ack": (".", False), "data": ("P.", True), "fin": ("F.", False),
+                    "data_fin": ("FP.", True), "rst": ("R", False)}
+
     def tcp(self, row, fam, fl, d):
         flags = row["tcpflags"]
-        syn, ack, fin, rst = "S" in flags, "." in flags, "F" in flags, "R" in flags
         payload = row["len"] > 0
+        if row["frag"] not in ("", "-"):
+            if row["datagram"] not in self.DATAGRAM_TCP:
+                raise SystemExit(f"trace_oracle: frame {row['frame']}: fragmented TCP datagram of kind "
+                                 f"{row['datagram']!r}")
+            flags, payload = self.DATAGRAM_TCP[row["datagram"]]
+        syn, ack, fin, rst = "S" in flags, "." in flags, "F" in flags, "R" in flags
         key = self.key(fam, fl, d)
         la, lp, _, _ = self.orient(fl, d)
         endpoint = ("tcp", la, lp)
@@ -441,11 +452,13 @@ class Oracle:
                 return "tcp_in_syn_listener", t, "TCP inbound SYN, new flow, listener present"
             t.run(ROWS["tcp_in_syn_no_listener"])
             self.flows.pop(key, None)
+            self.discarded.add(key)
             if t.blocked_at_discard_by:
                 self.suppress[key] = t.blocked_at_discard_by
             return "tcp_in_syn_no_listener", t, "TCP inbound SYN, new flow, no listener"
 
-        self.check_label(row, "new", "0")
+        if key not in self.discarded:  # the labels count a refused SYN as the start of its flow; §2 does not
+            self.check_label(row, "new", "1" if flow is None else "0")
         self.endpoints.add(endpoint)
         if flow is None:
             # mid-stream pickup (§2 extension): an established flow without ALE layers
