@@ -1,7 +1,10 @@
 // strata's demo (scripts/demo): the README's 15-line policy, compiled against the paths a TCP SYN can
 // take, printed as the compiler built it, proven in a static_assert, and run on a few packets with a
-// trace. Writes demo-pipeline.dot and demo-flow.dot (and .svg when Graphviz's `dot` is installed) into
-// $STRATA_DEMO_OUT, or the current directory.
+// trace; then the bundled capture of real traffic (tests/data/strata-demo.pcap) classified with the
+// `server` and `stealth` policies of strata-classify, a few flows' traces and the summary. Writes
+// demo-pipeline.dot, demo-flow.dot and demo-capture-flow.dot (and .svg when Graphviz's `dot` is
+// installed) into $STRATA_DEMO_OUT, or the current directory.
+// strata-needs: pcap
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +12,9 @@
 #include <string>
 #include <string_view>
 
+#include "policies.hpp"
+
+#include <strata/cli.hpp>
 #include <strata/render.hpp>
 #include <strata/strata.hpp>
 
@@ -26,7 +32,7 @@ constexpr auto host_policy = policy(
     filter<"stealth-tcp", layer::inbound_transport_v4_discard>(base, action::block, ip_protocol == proto::tcp));
 // clang-format on
 
-using host = compiled<host_policy>;  // the policy compiled: one straight-line pipeline per path
+using host_pipeline = compiled<host_policy>;  // the policy compiled: one straight-line pipeline per path
 
 // ---- constant packets (what the host 10.0.0.2 sees at its layers) ------------------------------------
 constexpr incoming_values tcp_syn(prefix from, std::uint16_t to_port) {
@@ -39,9 +45,9 @@ constexpr incoming_values tcp_syn(prefix from, std::uint16_t to_port) {
 constexpr incoming_values ssh_from_lan = tcp_syn("10.1.2.3"_v4, 22);
 
 // Proven by the compiler, not by a test run: the compiled pipeline permits SSH from the LAN...
-static_assert(host::run<path::tcp::inbound_syn<v4>>(ssh_from_lan).verdict == action::permit);
+static_assert(host_pipeline::run<path::tcp::inbound_syn<v4>>(ssh_from_lan).verdict == action::permit);
 // ...blocks it from elsewhere, and the interpreted reference agrees.
-static_assert(host::run<path::tcp::inbound_syn<v4>>(tcp_syn("192.0.2.7"_v4, 22)).verdict == action::block);
+static_assert(host_pipeline::run<path::tcp::inbound_syn<v4>>(tcp_syn("192.0.2.7"_v4, 22)).verdict == action::block);
 static_assert(verdict(host_policy, path::tcp::inbound_syn<v4>{}, ssh_from_lan) == action::permit);
 
 namespace {
@@ -77,7 +83,7 @@ void write_graph(const std::string& stem, const std::string& dot) {
 
 template <class Path>
 path_result classify(std::string_view what, const incoming_values& v, trace& t) {
-  const path_result r = host::run<Path>(v, t);
+  const path_result r = host_pipeline::run<Path>(v, t);
   std::string flow = "tcp " + to_string(v.remote_address, family::v4) + ":" + std::to_string(v.remote_port) +
                      " > " + to_string(v.local_address, family::v4) + ":" + std::to_string(v.local_port);
   flow.resize(std::max<std::size_t>(flow.size(), 36), ' ');
@@ -90,16 +96,60 @@ path_result classify(std::string_view what, const incoming_values& v, trace& t) 
 
 void section(const char* title) { std::printf("\n=== %s\n\n", title); }
 
+// The bundled capture: real kernel traffic between three network namespaces (tests/data/strata-demo.md).
+using capture_engine = engine<policies::server, policies::stealth>;
+constexpr std::string_view capture_policy_names[] = {"server", "stealth"};
+
+int classify_capture(const char* file) {
+  host observed;
+  for (const char* a : {"10.99.1.2", "10.99.2.1", "fd99:1::2", "fd99:2::1"}) observed.add_local(a);
+  flow::answer_index answers;  // who listens: inferred from the host's own RSTs and ICMP unreachables
+  {
+    auto pre = io::pcap_reader::open(file);
+    if (!pre) {
+      std::printf("  %s\n", pre.error().what().c_str());
+      return 1;
+    }
+    cli::scan_answers(*pre, observed, answers);
+  }
+  // A TCP connection to the host, the SYN to a closed port and its RST, the UDP datagram to a closed
+  // port and its ICMP error, a fragmented datagram, and a forwarded TCP handshake.
+  constexpr std::uint64_t shown[] = {7, 8, 9, 10, 29, 30, 35, 36, 39, 40, 41, 57, 58};
+  for (std::size_t p = 0; p < 2; ++p) {
+    auto capture = io::pcap_reader::open(file);
+    if (!capture) return 1;
+    capture_engine e{observed, {.link = capture->link_type()}};
+    e.select(p);
+    e.use_answers(&answers);
+    std::printf("--- policy %.*s\n", static_cast<int>(capture_policy_names[p].size()), capture_policy_names[p].data());
+    std::string line;
+    for (const record& r : *capture | views::classify(e)) {
+      if (std::find(std::begin(shown), std::end(shown), r.frame) == std::end(shown)) continue;
+      line.clear();
+      io::append_text<capture_engine>(line, r);
+      std::printf("%s\n", line.c_str());
+      if (p == 0 && r.frame == 7)
+        capture_engine::with_policy(0, [&](const auto& pol) {
+          write_graph("demo-capture-flow", to_dot(r.steps, pol, {}, "frame 7: tcp 10.99.1.1:40080 > 10.99.1.2:8080 (SYN)"));
+        });
+    }
+    std::printf("\n");
+    cli::detail::print_summary(stdout, e, capture_policy_names, p);
+    std::printf("\n");
+  }
+  return 0;
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   section("the policy");
   std::fputs(to_text(host_policy).c_str(), stdout);
 
   section("compiled against two paths of an inbound TCP SYN");
-  std::fputs(pipeline_text<host>(path::tcp::inbound_syn<v4>{}).c_str(), stdout);
+  std::fputs(pipeline_text<host_pipeline>(path::tcp::inbound_syn<v4>{}).c_str(), stdout);
   std::fputs("\n", stdout);
-  std::fputs(pipeline_text<host>(path::tcp::inbound_syn_no_listener<v4>{}).c_str(), stdout);
+  std::fputs(pipeline_text<host_pipeline>(path::tcp::inbound_syn_no_listener<v4>{}).c_str(), stdout);
 
   section("packets, classified by the compiled pipelines, with a trace");
   trace ssh;
@@ -113,7 +163,9 @@ int main() {
   section("pictures");
   constexpr path_key syn_paths[] = {path::tcp::inbound_syn<v4>::key,
                                     path::tcp::inbound_syn_no_listener<v4>::key};
-  write_graph("demo-pipeline", pipeline_dot<host>(std::span<const path_key>(syn_paths)));
+  write_graph("demo-pipeline", pipeline_dot<host_pipeline>(std::span<const path_key>(syn_paths)));
   write_graph("demo-flow", to_dot(ssh, host_policy, ssh_result, "tcp 10.1.2.3:40980 > 10.0.0.2:22 (SYN)"));
-  return 0;
+
+  section("a capture of real traffic (tests/data/strata-demo.pcap), classified with `server` and `stealth`");
+  return classify_capture(argc > 1 ? argv[1] : "tests/data/strata-demo.pcap");
 }

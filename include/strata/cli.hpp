@@ -54,6 +54,15 @@ inline std::optional<port_hint> parse_port_hint(std::string_view text, bool list
   return h;
 }
 
+/// The offline listener inference's pre-pass (traversal.md §3): reads a capture once and keeps the
+/// host's "nobody listens here" answers. `limit` bounds the frames read (0: all).
+inline void scan_answers(io::pcap_reader& reader, const host& h, flow::answer_index& answers, std::uint64_t limit = 0) {
+  for (const io::frame& f : reader) {
+    answers.add(packet::parse(f, reader.link_type()), h, f.index, f.time.time_since_epoch().count());
+    if (limit && f.index >= limit) break;
+  }
+}
+
 /// The options of strata-classify.
 struct options {
   std::string read_file;
@@ -104,7 +113,9 @@ void print_summary(std::FILE* out, const Engine& e, std::span<const std::string_
   }
   for (std::size_t p = 0; p < names.size(); ++p) {
     const auto hits = e.filter_hits(p);
-    if (hits.empty()) continue;
+    std::uint64_t total = 0;
+    for (auto h : hits) total += h;
+    if (hits.empty() || (p != policy_index && total == 0)) continue;  // a policy never in force
     std::fprintf(out, "filter decisions (policy %.*s%s):\n", static_cast<int>(names[p].size()), names[p].data(),
                  p == policy_index ? "" : ", earlier");
     for (std::size_t f = 0; f < hits.size(); ++f) {
@@ -209,11 +220,7 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
       std::fprintf(stderr, "strata-classify: %s\n", reader.error().what().c_str());
       return 1;
     }
-    for (const io::frame& f : *reader) {
-      const packet::parsed p = packet::parse(f, reader->link_type());
-      answers.add(p, h, f.index, f.time.time_since_epoch().count());
-      if (o.count && f.index >= o.count + answers.max_frames) break;
-    }
+    scan_answers(*reader, h, answers, o.count ? o.count + answers.max_frames : 0);
   }
 
   auto reader = io::pcap_reader::open(o.read_file);
