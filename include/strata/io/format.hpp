@@ -200,7 +200,7 @@ void append_text(std::string& out, const record& r) {
     return;
   }
   Names::with_policy(r.policy, [&](const auto& p) { out += to_text(r.steps, p); });
-  if (r.verdict == action::block && r.filter < 0 && !r.stack_discard) out += "  block";
+  if (r.verdict == action::block && r.filter < 0) out += r.stack_discard ? "  (nobody listening: dropped)" : "  block";
 }
 
 }  // namespace strata::io
