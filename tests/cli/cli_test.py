@@ -253,7 +253,7 @@ def expect_usage_error(r, what, args, needle):
 
 def group_usage(r):
     D = r.demo
-    expect_usage_error(r, "no -r", ["--local", "10.99.1.2"], "--read")
+    expect_usage_error(r, "no -r", ["--local", "10.99.1.2"], "-r")
     expect_usage_error(r, "no --local", ["-r", D], "--local")
     expect_usage_error(r, "unknown option", r.demo_args("--frobnicate"), "--frobnicate")
     expect_usage_error(r, "bad --local", ["-r", D, "--local", "10.99.1.300"], "10.99.1.300")
