@@ -77,6 +77,16 @@ struct options {
   bool quiet = false;
   std::vector<std::string> switches;  // "FRAME:POLICY"
   std::size_t flow_capacity = 1u << 16;
+  // Live capture (-i; strata/live/cli.hpp): interfaces, fan-out workers, bounds, ring, privileges.
+  std::vector<std::string> interfaces;
+  std::size_t workers = 1;
+  double duration = 0;
+  bool promiscuous = false;
+  std::string user;
+  std::uint32_t snaplen = 262144;
+  std::uint32_t block_size = 1u << 20;
+  std::uint32_t block_count = 8;
+  bool line_buffered = false;
 };
 
 namespace detail {
@@ -127,6 +137,14 @@ void print_summary(std::FILE* out, const Engine& e, std::span<const std::string_
 
 }  // namespace detail
 
+#if defined(STRATA_HAVE_LIVE)
+namespace detail {
+template <class Engine>
+int run_live(const options& o, const std::vector<port_hint>& hints, std::span<const std::string_view> names,
+             std::size_t selected);  // strata/live/cli.hpp, included at the end of this file
+}  // namespace detail
+#endif
+
 /// Runs strata-classify with the given compiled-in policies. `names` name them for --policy.
 template <auto const&... Policies>
 int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)> names = {}) {
@@ -142,8 +160,19 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
   CLI::App app{"strata-classify: the Windows Filtering Platform's filter engine, applied to a capture"};
   app.set_version_flag("--version", std::to_string(version_major) + "." + std::to_string(version_minor) + "." +
                                         std::to_string(version_patch));
-  app.add_option("-r,--read", o.read_file, "capture file to read (pcap or pcapng)")->required();
-  app.add_option("--local", o.locals, "an address or prefix of the observed host (repeatable)")->required();
+  app.add_option("-r,--read", o.read_file, "capture file to read (pcap or pcapng)");
+  app.add_option("--local", o.locals, "an address or prefix of the observed host (repeatable; required with -r)");
+  app.add_option("-i,--interface", o.interfaces, "live: capture on this interface (repeatable; needs CAP_NET_RAW)");
+  app.add_option("--workers", o.workers, "live: worker threads (PACKET_FANOUT_HASH), each with its own flow table")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--duration", o.duration, "live: stop after S seconds")->check(CLI::NonNegativeNumber);
+  app.add_flag("--promisc", o.promiscuous, "live: put the interfaces in promiscuous mode");
+  app.add_option("--user", o.user, "live: after opening the sockets, become this user (default as root: nobody; "
+                                   "root keeps root)");
+  app.add_option("-s,--snaplen", o.snaplen, "live: bytes kept per frame")->check(CLI::Range(64u, 262144u));
+  app.add_option("--block-size", o.block_size, "live: ring block size in bytes (power of two)");
+  app.add_option("--blocks", o.block_count, "live: ring blocks per interface and worker")->check(CLI::Range(2u, 65536u));
+  app.add_flag("-l,--line-buffered", o.line_buffered, "live: flush stdout after every record");
   app.add_option("--listen", o.listen, "PROTO/PORT someone listens on (overrides inference)");
   app.add_option("--closed", o.closed, "PROTO/PORT nobody listens on (overrides inference)");
   std::string policy_help = "compiled-in policy:";
@@ -163,6 +192,15 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
+  if (o.read_file.empty() == o.interfaces.empty()) {
+    std::fprintf(stderr, "strata-classify: give either -r/--read FILE or -i/--interface INTERFACE (see --help)\n");
+    return 2;
+  }
+  if (!o.read_file.empty() && o.locals.empty()) {
+    std::fprintf(stderr, "strata-classify: --local is required with -r (the observed host's addresses)\n");
+    return 2;
+  }
+  std::vector<port_hint> hints;
 
   host h;
   for (const auto& l : o.locals) {
@@ -180,6 +218,7 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
         return 2;
       }
       h.add_hint(*hint);
+      hints.push_back(*hint);
     }
   }
   auto policy_index = [&](std::string_view nm) -> std::optional<std::size_t> {
@@ -210,6 +249,15 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
       return 2;
     }
     switches.emplace_back(frame, *target);
+  }
+
+  if (!o.interfaces.empty()) {  // live capture (strata/live/cli.hpp)
+#if defined(STRATA_HAVE_LIVE)
+    return detail::run_live<engine_type>(o, hints, names, selected);
+#else
+    std::fprintf(stderr, "strata-classify: -i: built without live capture (strata::live needs libmnl and libcap-ng)\n");
+    return 2;
+#endif
   }
 
   // Pass 1: the host's own "nobody here" answers, for the listener inference (traversal.md §3).
@@ -280,3 +328,7 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
 }
 
 }  // namespace strata::cli
+
+#if defined(STRATA_HAVE_LIVE)
+#include <strata/live/cli.hpp>  // NOLINT(misc-header-include-cycle): the -i path
+#endif

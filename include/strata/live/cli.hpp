@@ -1,0 +1,180 @@
+// strata-classify -i IFACE: the live path of strata::cli::main (strata/cli.hpp includes this header
+// when strata::live is linked, i.e. STRATA_HAVE_LIVE is defined).
+//
+//   strata-classify -i eth0 [-i eth1 ...] [--workers N] [--duration S] [-c COUNT] [--promisc]
+//                   [--user NAME] [-w FILE [--all]] [--summary] [--format jsonl|text] [--policy P]
+//
+// Order of things: open every socket (packet rings, rtnetlink, sock_diag) and the -w file, then drop
+// to an unprivileged user (default `nobody` when run as root; `--user root` keeps root), then start
+// the threads. SIGINT/SIGTERM end the capture cleanly: records already captured are printed, then
+// the summary (a second signal exits at once). Exit status: 0 (ended by a bound or a signal),
+// 1 (cannot open, or a watched interface was removed), 2 (usage).
+#pragma once
+
+#include <strata/cli.hpp>
+#include <strata/live/privileges.hpp>
+#include <strata/live/session.hpp>
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace strata::cli {
+
+namespace detail {
+
+/// A socket event as one JSON object: {"event":"listen","frame":null,"time":"…","socket":"tcp 0.0.0.0:8080",
+/// "steps":[…],"verdict":"permit","filter":null}.
+template <class Names>
+void append_event_json(std::string& out, const record& r) {
+  // The frame record's own formatter does the steps; the head is rewritten for a socket.
+  std::string body;
+  io::append_json<Names>(body, r);
+  const auto steps = body.find(",\"steps\":");
+  out += "{\"event\":\"listen\",\"frame\":null,\"dir\":null,\"socket\":\"";
+  out += io::detail::protocol_name(r.flow.protocol, r.flow.fam);
+  out += ' ';
+  io::detail::append_address(out, r.flow.src, r.flow.fam, true);
+  out += ':';
+  io::detail::append_uint(out, r.flow.src_port);
+  out += '"';
+  out.append(body, steps, std::string::npos);
+}
+
+template <class Names>
+void append_event_text(std::string& out, const record& r) {
+  out += "    - event listen ";
+  out += io::detail::protocol_name(r.flow.protocol, r.flow.fam);
+  out += ' ';
+  io::detail::append_address(out, r.flow.src, r.flow.fam, true);
+  out += ':';
+  io::detail::append_uint(out, r.flow.src_port);
+  out += "  ";
+  Names::with_policy(r.policy, [&](const auto& p) { out += to_text(r.steps, p); });
+}
+
+/// The live path of `main` (see the top of this file).
+template <class Engine>
+int run_live(const options& o, const std::vector<port_hint>& hints, std::span<const std::string_view> names,
+             std::size_t selected) {
+  live::session_options so;
+  so.capture.interfaces = o.interfaces;
+  so.capture.promiscuous = o.promiscuous;
+  so.capture.snaplen = o.snaplen;
+  so.capture.ring.block_size = o.block_size;
+  so.capture.ring.block_count = o.block_count;
+  so.workers = o.workers;
+  so.count = o.count;
+  so.duration = std::chrono::nanoseconds(static_cast<std::int64_t>(o.duration * 1e9));
+  so.engine.flow_capacity = o.flow_capacity;
+  so.policy = selected;
+  so.extra_locals = o.locals;
+  so.hints = hints;
+  so.keep_frames = !o.write_file.empty();
+  so.on_status = [](const std::string& s) { std::fprintf(stderr, "strata-classify: %s\n", s.c_str()); };
+
+  std::optional<live::session<Engine>> s;
+  try {
+    s.emplace(so);
+  } catch (const live::error& e) {
+    std::fprintf(stderr, "strata-classify: %s\n", e.what());
+    return 1;
+  }
+  std::optional<io::pcap_writer> writer;
+  if (!o.write_file.empty()) {
+    auto w = io::pcap_writer::open(o.write_file, s->link_type(), o.snaplen);
+    if (!w) {
+      std::fprintf(stderr, "strata-classify: %s\n", w.error().what().c_str());
+      return 1;
+    }
+    writer.emplace(std::move(*w));
+  }
+  // Least privilege: every socket is open; nothing later needs root.
+  const std::string user = !o.user.empty() ? o.user : (::geteuid() == 0 ? std::string("nobody") : std::string());
+  if (!user.empty() && !(user == "root" && ::geteuid() == 0)) {
+    try {
+      live::drop_privileges(user);
+    } catch (const live::error& e) {
+      std::fprintf(stderr, "strata-classify: %s\n", e.what());
+      return e.code() == live::errc::invalid_argument ? 2 : 1;
+    }
+  }
+
+  // Signals: blocked in every thread, taken by one thread that asks the session to stop.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::atomic<bool> finished{false};
+  std::thread signals([&] {
+    int seen = 0;
+    while (!finished.load()) {
+      timespec t{0, 100'000'000};
+      const int sig = sigtimedwait(&set, nullptr, &t);
+      if (sig <= 0) continue;
+      if (++seen > 1) _exit(128 + sig);  // a second signal: give up at once
+      s->request_stop();
+    }
+  });
+
+  const bool text = o.format == "text";
+  const bool flush_each = o.line_buffered || isatty(STDOUT_FILENO);
+  std::string line;
+  line.reserve(4096);
+  bool write_failed = false;
+  s->run([&](const live::output& out) {
+    if (!o.quiet) {
+      line.clear();
+      if (out.event)
+        text ? append_event_text<Engine>(line, out.rec) : append_event_json<Engine>(line, out.rec);
+      else if (text)
+        io::append_text<Engine>(line, out.rec);
+      else
+        io::append_json<Engine>(line, out.rec);
+      line += '\n';
+      std::fwrite(line.data(), 1, line.size(), stdout);
+      if (flush_each) std::fflush(stdout);
+    }
+    if (writer && !out.event && (o.write_all || out.rec.blocked()))
+      if (!writer->write(out.frame)) write_failed = true;
+  });
+  finished.store(true);
+  signals.join();
+  std::fflush(stdout);
+  if (writer && !writer->close()) write_failed = true;
+
+  if (o.summary) {
+    const auto totals = s->totals();
+    print_summary(stderr, totals, names, selected);
+    for (const auto& [name, k] : s->kernel())
+      std::fprintf(stderr, "kernel %s: %llu packets, %llu dropped (ring full), %llu queue freezes\n", name.c_str(),
+                   static_cast<unsigned long long>(k.packets), static_cast<unsigned long long>(k.drops),
+                   static_cast<unsigned long long>(k.freeze_q));
+    const auto [answers, stale] = s->listener_answers();
+    std::fprintf(stderr, "live: %zu workers, %llu socket events (passive opens), %llu listener questions answered "
+                 "from the socket table (%llu from a snapshot older than the packet)\n",
+                 s->worker_count(), static_cast<unsigned long long>(s->socket_events()),
+                 static_cast<unsigned long long>(answers), static_cast<unsigned long long>(stale));
+  }
+  if (write_failed) {
+    std::fprintf(stderr, "strata-classify: %s: write error\n", o.write_file.c_str());
+    return 1;
+  }
+  if (!s->end_reason().empty()) {
+    std::fprintf(stderr, "strata-classify: %s\n", s->end_reason().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace detail
+
+}  // namespace strata::cli
