@@ -507,9 +507,13 @@ TEST(ReassemblyV4, PoolExhaustionEvictsTheOldestDatagram) {
   EXPECT_EQ(offer(r, fa[1], 5).status, reassembly_status::stored);
   EXPECT_LE(r.stats().peak_bytes, 4096u);
   // A datagram that alone needs more than the whole pool: nothing else to evict.
+  // The datagrams already held are not evicted in vain.
   reassembler tiny{reassembly_limits{.memory_bytes = 4 * 256, .per_host_bytes = 1 << 20}};
+  EXPECT_EQ(offer(tiny, v4_fragment(A, 50, 8, true, pattern(8)), 0).status, reassembly_status::stored);
   EXPECT_EQ(offer(tiny, fa[0], 0).reason, drop_reason::no_memory);
-  EXPECT_EQ(tiny.stats().bytes_in_use, 0u);
+  EXPECT_EQ(tiny.stats().bytes_in_use, 256u);
+  EXPECT_EQ(tiny.stats().evicted, 0u);
+  EXPECT_EQ(tiny.size(), 1u);
 }
 
 TEST(ReassemblyV4, DatagramSlotsExhaustedEvictTheOldest) {

@@ -280,6 +280,8 @@ class reassembler {
     const std::size_t need = blocks_for(len) + (off == 0 ? blocks_for(unfrag) : 0);
     source& s = srcs_[g.source];
     if (s.blocks + need > host_blocks_) return limit(d, drop_reason::host_limit);
+    if (need > nblocks_ - g.blocks)
+      return limit(d, drop_reason::no_memory);  // evicting all others would not do
     while (free_blocks_ < need) {
       const std::uint32_t victim = oldest_except(d);
       if (victim == npos) return limit(d, drop_reason::no_memory);
