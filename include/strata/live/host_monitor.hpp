@@ -16,6 +16,7 @@
 #pragma once
 
 #include <strata/address.hpp>
+#include <strata/field.hpp>
 #include <strata/flow/flow_table.hpp>
 #include <strata/host.hpp>
 #include <strata/live/af_packet.hpp>
