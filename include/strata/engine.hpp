@@ -660,7 +660,10 @@ class basic_engine {
       return;
     }
     if (p.tcp.is_fin()) {
-      (outbound ? e->fin_local : e->fin_remote) = true;
+      if (outbound)  // not `(outbound ? a : b) = true`: clang 14 cannot compile a conditional of bit-fields
+        e->fin_local = true;
+      else
+        e->fin_remote = true;
       e->state = (e->fin_local && e->fin_remote) ? flow::tcp_state::closed : flow::tcp_state::closing;
     }
   }
