@@ -591,6 +591,87 @@ TEST(Live, RealTrafficMatchesOfflineAndSpec) {
   EXPECT_EQ(listen_events, 2);
 }
 
+// traversal.md §6 with both interfaces of a router watched: a forwarded packet is classified where it
+// arrives (IPFORWARD) and its departing copy is reported with no steps and "dup": true.
+TEST(Live, ForwardedPacketsAreClassifiedWhereTheyArrive) {
+  std::string why;
+  if (!can_run(why)) GTEST_SKIP() << why;
+  const std::string id = std::to_string(::getpid());
+  struct three_ns {
+    std::vector<std::string> names;
+    ~three_ns() {
+      for (const auto& n : names) sh("ip netns del " + n);
+    }
+  } ns{{"strata-lt" + id + "fc", "strata-lt" + id + "fr", "strata-lt" + id + "fi"}};
+  const std::string C = ns.names[0], R = ns.names[1], I = ns.names[2];
+  for (const auto& c : std::vector<std::string>{
+           "ip netns add " + C, "ip netns add " + R, "ip netns add " + I,
+           "ip netns exec " + R + " sysctl -qw net.ipv4.ip_forward=1",
+           "ip -n " + R + " link add veth-c type veth peer name veth-r netns " + C,
+           "ip -n " + R + " link add veth-i type veth peer name veth-r netns " + I,
+           "ip -n " + C + " addr add 10.98.3.1/24 dev veth-r", "ip -n " + R + " addr add 10.98.3.2/24 dev veth-c",
+           "ip -n " + R + " addr add 10.98.4.1/24 dev veth-i", "ip -n " + I + " addr add 10.98.4.2/24 dev veth-r",
+           "ip -n " + C + " link set veth-r up", "ip -n " + R + " link set veth-c up", "ip -n " + R + " link set veth-i up",
+           "ip -n " + I + " link set veth-r up", "ip -n " + C + " route add default via 10.98.3.2",
+           "ip -n " + I + " route add default via 10.98.4.1"})
+    ASSERT_EQ(sh(c), 0) << c;
+
+  strata::live::session_options so;
+  so.capture.interfaces = {"veth-c", "veth-i"};
+  so.duration = 20s;
+  so.socket_events = false;
+  std::unique_ptr<strata::live::session<live_engine>> s;
+  std::string open_error;
+  in_netns(R, [&] {
+    try {
+      s = std::make_unique<strata::live::session<live_engine>>(so);
+    } catch (const std::exception& e) {
+      open_error = e.what();
+    }
+  });
+  ASSERT_TRUE(s) << open_error;
+  std::vector<strata::record> recs;
+  std::vector<bool> outgoing;
+  std::thread runner([&] {
+    s->run([&](const strata::live::output& o) {
+      if (o.event) return;
+      recs.push_back(o.rec);
+      outgoing.push_back(o.frame.outgoing);
+    });
+  });
+  {
+    servers srv;
+    srv.start(I, {"10.98.4.2"}, 8080, 5354);
+    srv.wait_listening(2);
+    in_netns(C, [&] {
+      EXPECT_TRUE(udp_exchange("10.98.4.2", 5354).ok);
+      EXPECT_TRUE(tcp_exchange("10.98.4.2", 8080).ok);
+    });
+    std::this_thread::sleep_for(200ms);
+  }
+  s->request_stop();
+  runner.join();
+
+  int arrivals = 0, departures = 0;
+  for (std::size_t i = 0; i < recs.size(); ++i) {
+    const auto& r = recs[i];
+    if (r.dir != strata::traffic_direction::forwarded) continue;
+    std::string j;
+    strata::io::append_json<live_engine>(j, r);
+    if (outgoing[i]) {
+      ++departures;
+      EXPECT_TRUE(r.dup) << j;
+      EXPECT_EQ(r.steps.size(), 0u) << j;
+    } else {
+      ++arrivals;
+      EXPECT_FALSE(r.dup) << j;
+      EXPECT_EQ(layers(r), std::vector<std::string>{"IPFORWARD_V4"}) << j;
+    }
+  }
+  EXPECT_GE(arrivals, 10);  // a datagram and its answer, a TCP exchange
+  EXPECT_EQ(arrivals, departures);
+}
+
 TEST(Live, MissingInterfaceIsAClearError) {
   strata::live::capture_options o;
   o.interfaces = {"strata-none0"};

@@ -78,6 +78,15 @@ class netlink {
     if (::mnl_socket_sendto(nl_, req, req->nlmsg_len) < 0) return false;
     return receive(seq_, on, true);
   }
+  /// Sends `req` (not a dump) and hands the reply message(s) of one receive to `on`. false on an error
+  /// (an NLMSG_ERROR reply included; errno kept).
+  template <class F>
+  bool request(nlmsghdr* req, F&& on) {
+    req->nlmsg_seq = ++seq_;
+    req->nlmsg_pid = 0;
+    if (::mnl_socket_sendto(nl_, req, req->nlmsg_len) < 0) return false;
+    return receive(seq_, on, false);
+  }
   /// Reads the messages waiting (call when poll() says readable): one recv.
   template <class F>
   bool read_pending(F&& on) {
@@ -326,6 +335,56 @@ class listen_watch {
   }
   socket_table table_;
   std::set<key_t> known_;
+};
+
+/// Which interface the host's route to an address leaves by (RTM_GETROUTE), cached (bounded, 10 s):
+/// for a forwarded packet seen leaving, the interface it arrived on is the one its source is reached
+/// by (the reverse path, what rp_filter checks). One per worker: nothing shared.
+class route_cache {
+ public:
+  route_cache() : nl_(NETLINK_ROUTE, 0, "cannot open rtnetlink (routes)") {}
+
+  /// The output interface of the route to `a`, 0 when there is none.
+  std::uint32_t interface_to(family f, address a, std::int64_t now_ns) {
+    const std::uint64_t key = a.hi * 0x9e3779b97f4a7c15ull ^ a.lo ^ static_cast<std::uint64_t>(f);
+    for (const auto& e : entries_)
+      if (e.key == key && e.fam == f && e.addr == a && now_ns < e.expires) return e.ifindex;
+    std::uint32_t oif = 0;
+    alignas(nlmsghdr) char buf[256] = {};
+    nlmsghdr* h = ::mnl_nlmsg_put_header(buf);
+    h->nlmsg_type = RTM_GETROUTE;
+    h->nlmsg_flags = NLM_F_REQUEST;
+    auto* rt = static_cast<rtmsg*>(::mnl_nlmsg_put_extra_header(h, sizeof(rtmsg)));
+    rt->rtm_family = f == family::v4 ? AF_INET : AF_INET6;
+    rt->rtm_dst_len = f == family::v4 ? 32 : 128;
+    if (f == family::v4) {
+      const std::uint32_t v = htonl(a.v4());
+      ::mnl_attr_put(h, RTA_DST, 4, &v);
+    } else {
+      const auto b = a.v6_bytes();
+      ::mnl_attr_put(h, RTA_DST, 16, b.data());
+    }
+    nl_.request(h, [&](const nlmsghdr* r) {
+      if (r->nlmsg_type != RTM_NEWROUTE) return;
+      detail::for_each_attr(r, sizeof(rtmsg), [&](const nlattr* at) {
+        if (::mnl_attr_get_type(at) == RTA_OIF && ::mnl_attr_get_payload_len(at) >= 4) oif = ::mnl_attr_get_u32(at);
+      });
+    });
+    if (entries_.size() >= 4096) entries_.clear();
+    entries_.push_back({key, f, a, oif, now_ns + 10'000'000'000});
+    return oif;
+  }
+
+ private:
+  struct entry {
+    std::uint64_t key;
+    family fam;
+    address addr;
+    std::uint32_t ifindex;
+    std::int64_t expires;
+  };
+  detail::netlink nl_;
+  std::vector<entry> entries_;
 };
 
 /// A change of a watched interface's link, from rtnetlink.

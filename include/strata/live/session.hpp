@@ -180,7 +180,9 @@ class session {
     engine_config ec = o_.engine;
     ec.link = workers_.front()->src->link_type();
     const host h = monitor_->snapshot();
+    watched_ = watched;
     for (auto& wk : workers_) {
+      if (watched_.size() > 1) wk->routes = std::make_unique<route_cache>();
       wk->listeners = std::make_unique<listener_cache>(o_.listener_min_interval);
       wk->engine = std::make_unique<Engine>(h, ec);
       wk->engine->select(o_.policy);
@@ -288,6 +290,7 @@ class session {
     explicit worker(std::size_t cap) : queue(cap) {}
     std::unique_ptr<source> src;
     std::unique_ptr<listener_cache> listeners;
+    std::unique_ptr<route_cache> routes;  // several interfaces: where forwarded packets arrived (§6)
     std::unique_ptr<Engine> engine;
     detail::spsc<detail::slot> queue;
     std::thread thread;
@@ -310,7 +313,7 @@ class session {
         gen = g;
         w.engine->set_host(monitor_->snapshot());
       }
-      const record r = w.engine->classify(f);
+      const record r = w.routes && f.outgoing ? w.engine->classify(departing(w, f)) : w.engine->classify(f);
       detail::slot* s = nullptr;
       for (unsigned spins = 0; (s = w.queue.producer_slot()) == nullptr; ++spins) {
         if (spins > 64) std::this_thread::sleep_for(std::chrono::microseconds(50));  // the writer is behind
@@ -329,6 +332,19 @@ class session {
     if (!w.src->end_reason().empty()) set_end_reason(w.src->end_reason());
     w.finished.store(true, std::memory_order_release);
     tick();
+  }
+
+  // traversal.md §6 with several watched interfaces: a forwarded packet leaving by one of them is
+  // the departing copy of one already classified where it arrived when it arrived by another watched
+  // interface, i.e. when the route back to its source leaves by one (the reverse path).
+  io::frame departing(worker& w, const io::frame& f) {
+    io::frame g = f;
+    const packet::parsed p = packet::parse(f.data, link_type(), f.wire_length);
+    if (!p.ok() || w.engine->observed_host().direction(p.src, p.dst, p.fam) != traffic_direction::forwarded) return g;
+    const std::uint32_t in = w.routes->interface_to(p.fam, p.src, f.time.time_since_epoch().count());
+    for (std::uint32_t i : watched_)
+      if (i == in && in != f.ifindex) g.departing_copy = true;
+    return g;
   }
 
   // The monitor thread: address and link changes (rtnetlink), new listeners (sock_diag).
@@ -406,6 +422,7 @@ class session {
   std::stop_source stop_;
   detail::unique_fd wake_;
   std::vector<std::unique_ptr<worker>> workers_;
+  std::vector<std::uint32_t> watched_;
   std::unique_ptr<host_monitor> monitor_;
   std::unique_ptr<listen_watch> listen_;
   std::unique_ptr<Engine> events_engine_;
