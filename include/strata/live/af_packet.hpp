@@ -573,6 +573,7 @@ class source {
     if (k == interface_notice::went_down) up_[i] = false;
     if (k == interface_notice::came_up) up_[i] = true;
     try {
+      if (notices_.size() >= 64) notices_.erase(notices_.begin());  // bounded: nobody may be reading them
       notices_.push_back({sockets_[i].name(), k});
     } catch (...) {
     }
