@@ -17,7 +17,6 @@
 
 #include <strata/address.hpp>
 #include <strata/field.hpp>
-#include <strata/field.hpp>
 #include <strata/flow/flow_table.hpp>
 #include <strata/host.hpp>
 #include <strata/live/af_packet.hpp>
