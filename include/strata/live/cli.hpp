@@ -97,7 +97,12 @@ int run_live(const options& o, const std::vector<port_hint>& hints, std::span<co
     writer.emplace(std::move(*w));
   }
   // Least privilege: every socket is open; nothing later needs root.
-  const std::string user = !o.user.empty() ? o.user : (::geteuid() == 0 ? std::string("nobody") : std::string());
+  std::string user = !o.user.empty() ? o.user : (::geteuid() == 0 ? std::string("nobody") : std::string());
+  if (o.user.empty() && !user.empty() && ::getpwnam(user.c_str()) == nullptr) {  // the default, on a system without it
+    std::fprintf(stderr, "strata-classify: warning: no user %s to drop privileges to; staying root (use --user)\n",
+                 user.c_str());
+    user.clear();
+  }
   if (!user.empty() && !(user == "root" && ::geteuid() == 0)) {
     try {
       live::drop_privileges(user);
