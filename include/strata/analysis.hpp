@@ -1300,17 +1300,34 @@ constexpr void report_overridden(std::index_sequence<I...>) {
 
 }  // namespace detail::an
 
-/// Strict mode as a call: compilation fails, naming them, when the policy has shadowed or overridden filters.
+namespace detail::an {
 template <auto const& P>
-consteval bool require_no_anomalies() {
-  constexpr auto& s = detail::an::strict_summary_v<P>;
-  if constexpr (s.n_shadowed > 0) detail::an::report_shadowed<P>(std::make_index_sequence<s.n_shadowed>{});
-  if constexpr (s.n_overridden > 0) detail::an::report_overridden<P>(std::make_index_sequence<s.n_overridden>{});
+constexpr bool no_shadowed() {
+  constexpr auto& s = strict_summary_v<P>;
+  if constexpr (s.n_shadowed > 0) report_shadowed<P>(std::make_index_sequence<s.n_shadowed>{});
   return true;
 }
-/// Strict mode as a value: `static_assert(strata::strict<my_policy>);`
 template <auto const& P>
-inline constexpr bool strict = require_no_anomalies<P>();
+constexpr bool no_overridden() {
+  constexpr auto& s = strict_summary_v<P>;
+  if constexpr (s.n_overridden > 0) report_overridden<P>(std::make_index_sequence<s.n_overridden>{});
+  return true;
+}
+template <auto const& P>
+inline constexpr bool no_shadowed_v = no_shadowed<P>();
+template <auto const& P>
+inline constexpr bool no_overridden_v = no_overridden<P>();
+}  // namespace detail::an
+
+/// Strict mode: compilation fails when the policy has shadowed or overridden filters, with one error per
+/// kind naming them all (error::filter_is_shadowed<"a", "b">, error::filter_is_overridden<...>).
+///   static_assert(strata::strict<my_policy>);   or, in a function:   strata::require_no_anomalies<my_policy>();
+template <auto const& P>
+inline constexpr bool strict = detail::an::no_shadowed_v<P> & detail::an::no_overridden_v<P>;
+template <auto const& P>
+consteval bool require_no_anomalies() {
+  return strict<P>;
+}
 
 // ---- printing ----------------------------------------------------------------------------------------------
 
