@@ -8,6 +8,7 @@
 // Depends on libpcap (strata::pcap) and CLI11; not part of the core.
 #pragma once
 
+#include <strata/analysis.hpp>
 #include <strata/engine.hpp>
 #include <strata/io/format.hpp>
 #include <strata/io/pcap_file.hpp>
@@ -87,6 +88,11 @@ struct options {
   std::uint32_t block_size = 1u << 20;
   std::uint32_t block_count = 8;
   bool line_buffered = false;
+  // Policy analysis and rule coverage (strata/analysis.hpp; issue 7).
+  bool analyze = false;               // print the selected policy's anomaly report and exit (no capture needed)
+  std::string analyze_format = "text";
+  bool coverage = false;              // after the capture: the filters that never decided a packet, on stdout
+  std::string coverage_format = "text";
 };
 
 namespace detail {
@@ -133,6 +139,62 @@ void print_summary(std::FILE* out, const Engine& e, std::span<const std::string_
       std::fprintf(out, "  %-36.*s %llu\n", static_cast<int>(n.size()), n.data(), static_cast<unsigned long long>(hits[f]));
     }
   }
+}
+
+/// The coverage report: per policy in force during the run, the filters whose decision counter stayed 0.
+template <class Engine>
+void print_coverage(std::FILE* out, const Engine& e, std::span<const std::string_view> names,
+                    const std::vector<bool>& in_force, bool json) {
+  std::string s = json ? "{\"policies\":[" : "";
+  bool first_policy = true;
+  for (std::size_t p = 0; p < names.size(); ++p) {
+    if (!in_force[p]) continue;
+    const auto hits = e.filter_hits(p);
+    std::size_t never = 0;
+    for (auto h : hits) never += h == 0;
+    if (json) {
+      if (!first_policy) s += ',';
+      s += "{\"policy\":";
+      strata::detail::an::append_json_string(s, names[p]);
+      s += ",\"filters\":" + std::to_string(hits.size()) + ",\"never_decided\":[";
+    } else {
+      s += "coverage (policy " + std::string(names[p]) + "): " + std::to_string(hits.size()) + " filters, " +
+           std::to_string(never) + " never decided a packet" + (never ? ":" : "") + "\n";
+    }
+    first_policy = false;
+    bool first = true;
+    Engine::with_policy(p, [&](const auto& pol) {
+      for (std::size_t f = 0; f < hits.size(); ++f) {
+        if (hits[f] != 0) continue;
+        const filter_value& fv = pol.filters[f];
+        const std::string_view layer = short_identifier(fv.layer), sub = pol.sublayers[fv.sublayer_index].name;
+        if (json) {
+          if (!first) s += ',';
+          s += "{\"filter\":";
+          strata::detail::an::append_json_string(s, fv.name);
+          s += ",\"layer\":\"" + std::string(layer) + "\",\"sublayer\":";
+          strata::detail::an::append_json_string(s, sub);
+          s += ",\"action\":\"" + std::string(name(fv.act)) + "\"}";
+        } else {
+          s += "  " + std::string(layer);
+          s.append(layer.size() < 36 ? 36 - layer.size() : 1, ' ');
+          s += std::string(fv.name) + " (sublayer " + std::string(sub) + ", " + std::string(name(fv.act)) + ")\n";
+        }
+        first = false;
+      }
+    });
+    if (json) {
+      s += "],\"decisions\":{";
+      for (std::size_t f = 0; f < hits.size(); ++f) {
+        if (f) s += ',';
+        strata::detail::an::append_json_string(s, Engine::filter_name(p, static_cast<std::int16_t>(f)));
+        s += ":" + std::to_string(hits[f]);
+      }
+      s += "}}";
+    }
+  }
+  if (json) s += "]}\n";
+  std::fwrite(s.data(), 1, s.size(), out);
 }
 
 }  // namespace detail
@@ -186,17 +248,23 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
   app.add_flag("-q,--quiet", o.quiet, "print no records");
   app.add_option("--switch", o.switches, "FRAME:POLICY: switch to POLICY before frame FRAME (reauthorizes flows)");
   app.add_option("--flows", o.flow_capacity, "flow table capacity")->check(CLI::Range(16u, 1u << 26));
+  app.add_flag("--analyze", o.analyze, "print the selected policy's anomaly report (shadowed, redundant, overridden "
+                                       "filters; overlaps) and exit; needs no capture");
+  app.add_option("--analyze-format", o.analyze_format, "format of --analyze")->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--coverage", o.coverage, "after the capture, print the filters that never decided a packet (stdout)");
+  app.add_option("--coverage-format", o.coverage_format, "format of --coverage")
+      ->check(CLI::IsMember({"text", "json"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
-  if (o.read_file.empty() == o.interfaces.empty()) {
+  if (!o.analyze && o.read_file.empty() == o.interfaces.empty()) {
     std::fprintf(stderr, "strata-classify: give either -r/--read FILE or -i/--interface INTERFACE (see --help)\n");
     return 2;
   }
-  if (!o.read_file.empty() && o.locals.empty()) {
+  if (!o.analyze && !o.read_file.empty() && o.locals.empty()) {
     std::fprintf(stderr, "strata-classify: --local is required with -r (the observed host's addresses)\n");
     return 2;
   }
@@ -250,6 +318,18 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
     }
     switches.emplace_back(frame, *target);
   }
+  if (o.analyze) {  // the selected policy's anomaly report (strata/analysis.hpp), then done
+    std::string report;
+    engine_type::with_policy(selected, [&](const auto& p) {
+      const policy_report r = analyze(p);
+      report = o.analyze_format == "json" ? analysis_json(r) + "\n" : analysis_text(r);
+    });
+    std::fwrite(report.data(), 1, report.size(), stdout);
+    return 0;
+  }
+  std::vector<bool> in_force(n, false);  // the policies in force during the run (--coverage)
+  in_force[selected] = true;
+  for (const auto& sw : switches) in_force[sw.second] = true;
 
   if (!o.interfaces.empty()) {  // live capture (strata/live/cli.hpp)
 #if defined(STRATA_HAVE_LIVE)
@@ -319,6 +399,7 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
   if (progress && seen >= 65536) std::fprintf(stderr, "\r%llu frames\n", static_cast<unsigned long long>(seen));
   std::fflush(stdout);
   if (o.summary) detail::print_summary(stderr, *e, names, e->selected());
+  if (o.coverage) detail::print_coverage(stdout, *e, names, in_force, o.coverage_format == "json");
   if (reader->failed()) {  // a truncated capture: classified up to the cut, and the cut is reported
     std::fprintf(stderr, "strata-classify: %s: %s\n", o.read_file.c_str(),
                  reader->error() ? reader->error()->what().c_str() : "read error");

@@ -15,6 +15,11 @@ Groups (each one CTest test, cli.<group>):
   summary    --summary on stderr: verdict totals, per-layer visits and filter decisions equal to the JSONL,
              malformed and evicted counts (a corrupted frame is counted as malformed)
   text       --format text prints one line per frame
+  analyze    --analyze (text and --analyze-format json) prints the selected policy's anomaly report without a
+             capture: server's soft LAN permit is redundant, with a witness; observe has no finding
+  coverage   --coverage (text and --coverage-format json) after the capture: the filters whose decisions stay 0
+             are exactly those never named as a step's deciding filter in the records; with --switch, both
+             policies in force are listed
   captures   every capture in SHARED/captures (skipped when absent): exit 0, one valid §10 record per frame
              (frames counted by this script's own pcap/pcapng reader, and by tcpdump when installed),
              malformed frames carry `error`
@@ -522,8 +527,74 @@ def group_captures(r):
                "\n       ".join(problems[:10]))
 
 
+def group_analyze(r):
+    rc, out, err = r.run("--analyze", "--policy", "server")
+    ok(rc == 0, "--analyze (server): exit 0 without a capture", f"exit {rc}; stderr: {err.strip()}")
+    ok(out.startswith("policy analysis: 11 filters; 0 shadowed, 1 redundant, 0 overridden"),
+       "--analyze (server): the summary line", out[:300])
+    ok('redundant       permit "lan-soft-v4" (sublayer admin)' in out and "witness: ip_remote_address=10.0.0.0" in out,
+       "--analyze (server): lan-soft-v4 is redundant, with a witness", out[:600])
+    rc, out, err = r.run("--analyze", "--policy", "server", "--analyze-format", "json")
+    try:
+        rep = json.loads(out)
+    except json.JSONDecodeError:
+        rep = None
+    ok(rc == 0 and rep is not None, "--analyze-format json: one JSON object", out[:300])
+    if rep:
+        ok(rep["counts"]["redundant"] == 1 and rep["counts"]["shadowed"] == 0 and rep["filters"] == 11,
+           "--analyze-format json: counts", json.dumps(rep["counts"]))
+        red = [f for f in rep["findings"] if f["kind"] == "redundant"]
+        ok(len(red) == 1 and red[0]["filter"] == "lan-soft-v4" and red[0]["layer"] == "ALE_AUTH_RECV_ACCEPT_V4" and
+           red[0]["witness"] == {"ip_remote_address": "10.0.0.0"}, "--analyze-format json: the finding and witness",
+           json.dumps(red))
+    rc, out, err = r.run("--analyze", "--policy", "observe", "--analyze-format", "json")
+    ok(rc == 0 and json.loads(out)["findings"] == [], "--analyze (observe): no finding", out[:300])
+    expect_usage_error(r, "bad --analyze-format", ["--analyze", "--analyze-format", "xml"], "--analyze-format")
+
+
+def decided_filters(recs):
+    decided = {}
+    for x in recs:
+        for st in x.get("steps", []):
+            if "filter" in st:
+                decided[st["filter"]] = decided.get(st["filter"], 0) + 1
+    return decided
+
+
+def group_coverage(r):
+    server = ["ssh-admin-v4", "ssh-admin-v6", "lan-soft-v4", "web-v4", "web-v6", "dns-v4", "dns-v6", "icmp-v4",
+              "icmp-v6", "default-deny-v4", "default-deny-v6"]
+    rc, out, _ = r.run(*r.demo_args("--policy", "server"))
+    decided = decided_filters(Runner.records(out))
+    never = [f for f in server if f not in decided]
+    rc, out, err = r.run(*r.demo_args("--policy", "server", "-q", "--coverage"))
+    lines = out.splitlines()
+    ok(rc == 0 and lines and lines[0] == f"coverage (policy server): 11 filters, {len(never)} never decided a packet:",
+       "--coverage: the header line", out[:300])
+    listed = [l.split()[1] for l in lines[1:]]
+    ok(listed == never, "--coverage: exactly the filters no record names as deciding", f"{listed} vs {never}")
+    rc, out, err = r.run(*r.demo_args("--policy", "server", "-q", "--coverage", "--coverage-format", "json"))
+    try:
+        cov = json.loads(out)
+    except json.JSONDecodeError:
+        cov = None
+    ok(rc == 0 and cov is not None and len(cov["policies"]) == 1, "--coverage-format json: one JSON object", out[:300])
+    if cov:
+        p = cov["policies"][0]
+        ok(p["policy"] == "server" and [f["filter"] for f in p["never_decided"]] == never,
+           "--coverage-format json: the never-decided filters", json.dumps(p["never_decided"]))
+        ok({k: v for k, v in p["decisions"].items() if v} == decided,
+           "--coverage-format json: decision counts equal the records'", json.dumps(p["decisions"]))
+    rc, out, err = r.run(*r.demo_args("--policy", "observe", "-q", "--coverage", "--coverage-format", "json",
+                                      "--switch", "10:server"))
+    cov = json.loads(out) if rc == 0 else {"policies": []}
+    ok([p["policy"] for p in cov["policies"]] == ["observe", "server"] and cov["policies"][0]["filters"] == 0,
+       "--coverage with --switch: both policies in force", out[:300])
+
+
 GROUPS = {"usage": group_usage, "io": group_io, "truncated": group_truncated, "count": group_count,
-          "write": group_write, "summary": group_summary, "text": group_text, "captures": group_captures}
+          "write": group_write, "summary": group_summary, "text": group_text, "captures": group_captures,
+          "analyze": group_analyze, "coverage": group_coverage}
 
 
 def main():
