@@ -501,7 +501,7 @@ class source {
   const io::frame& current() const noexcept { return current_; }
   bool done() const noexcept { return done_; }
   std::uint64_t frames_read() const noexcept { return count_; }
-  /// Why the range ended: "" (not yet, or a bound/stop), or "every interface was removed".
+  /// Why the range ended: "" (not yet, or a bound/stop), or "eth0: interface removed; capture ends".
   const std::string& end_reason() const noexcept { return end_reason_; }
 
   /// The kernel's counters per interface (in `capture_options::interfaces` order), accumulated.
@@ -535,7 +535,8 @@ class source {
       live += alive_[i] ? 1 : 0;
     }
     if (live == 0) {
-      end_reason_ = "every interface was removed";
+      for (const auto& sk : sockets_) end_reason_ += (end_reason_.empty() ? "" : ", ") + sk.name();
+      end_reason_ += sockets_.size() > 1 ? ": interfaces removed; capture ends" : ": interface removed; capture ends";
       return false;
     }
     fds[n] = {wake_.get(), POLLIN, 0};
