@@ -1,0 +1,216 @@
+// The throughput benchmark's shared parts: the workload (captured and generated frames held in memory),
+// the contender interface, and the contenders built on strata's engine. Each translation unit of
+// bench/throughput.cpp defines a few contenders (so that the large policies compile in parallel).
+#pragma once
+
+#include <strata/engine.hpp>
+#include <strata/flow/answers.hpp>
+#include <strata/packet/parse.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+/// One capture (or the generated mix): its frames in memory and the host it is seen from.
+struct segment {
+  std::string name;
+  strata::host host;
+  strata::packet::link_type link = strata::packet::link_type::ethernet;
+  std::vector<strata::io::frame> frames;  // views into `bytes`
+  std::vector<std::byte> bytes;
+  std::int64_t shift_ns = 0;  // added to every timestamp per replay: time moves forward, loop after loop
+  std::size_t flow_capacity = 4096;
+  strata::flow::answer_index answers;  // the offline listener oracle (as strata-classify builds it)
+  std::vector<std::string> v4_locals;  // the host's IPv4 locals as "A.B.C.D/LEN" (for BPF expressions)
+};
+
+/// Frames replayed in a loop: the real captures, or the generated mix.
+struct workload {
+  std::string name;
+  std::vector<segment> segs;
+  std::size_t packets() const {
+    std::size_t n = 0;
+    for (const auto& s : segs) n += s.frames.size();
+    return n;
+  }
+};
+
+/// Something that classifies every frame of a workload, once per `pass`.
+struct contender {
+  virtual ~contender() = default;
+  virtual void pass() = 0;
+  /// Frames blocked so far (all passes).
+  virtual std::uint64_t blocked() const = 0;
+  /// Decisions per filter so far (engine contenders), for the cross-checks.
+  virtual std::vector<std::uint64_t> hits() const { return {}; }
+};
+
+struct contender_info {
+  std::string name;   // e.g. "strata-100"
+  std::string group;  // what it is compared with
+  std::function<std::unique_ptr<contender>(const workload&)> make;
+};
+
+/// A frame with its timestamp moved forward by `loop` replays of its segment.
+inline strata::io::frame shifted(const strata::io::frame& f, const segment& s, std::uint64_t loop) {
+  strata::io::frame g = f;
+  g.time += std::chrono::nanoseconds(static_cast<std::int64_t>(loop) * s.shift_ns);
+  return g;
+}
+
+/// strata's engine, tracing off, one per segment.
+template <auto const& P>
+class engine_contender final : public contender {
+ public:
+  using engine_type = strata::verdict_engine<P>;
+  explicit engine_contender(const workload& w) : w_(w) {
+    for (const segment& s : w.segs) {
+      auto e = std::make_unique<engine_type>(
+          s.host, strata::engine_config{.flow_capacity = s.flow_capacity, .endpoint_capacity = s.flow_capacity / 4, .link = s.link});
+      e->use_answers(const_cast<strata::flow::answer_index*>(&s.answers));
+      engines_.push_back(std::move(e));
+    }
+  }
+  void pass() override {
+    ++loop_;
+    for (std::size_t i = 0; i < engines_.size(); ++i) {
+      engine_type& e = *engines_[i];
+      const segment& s = w_.segs[i];
+      std::uint64_t b = 0;
+      for (const strata::io::frame& f : s.frames) b += e.classify(shifted(f, s, loop_)).verdict == strata::action::block;
+      blocked_ += b;
+    }
+  }
+  std::uint64_t blocked() const override { return blocked_; }
+  std::vector<std::uint64_t> hits() const override {
+    std::vector<std::uint64_t> h(P.filters.size(), 0);
+    for (const auto& e : engines_) {
+      auto x = e->filter_hits(0);
+      for (std::size_t i = 0; i < h.size(); ++i) h[i] += x[i];
+    }
+    return h;
+  }
+
+ private:
+  const workload& w_;
+  std::vector<std::unique_ptr<engine_type>> engines_;
+  std::uint64_t loop_ = 0;
+  std::uint64_t blocked_ = 0;
+};
+
+/// The values the engine presents to the filters (engine.hpp's values_of, the fields the benchmark
+/// policies test).
+inline strata::incoming_values values_of(const strata::packet::parsed& p, bool inbound) {
+  strata::incoming_values v;
+  v.local_address = inbound ? p.dst : p.src;
+  v.remote_address = inbound ? p.src : p.dst;
+  v.ip_protocol = p.protocol;
+  if (p.l4 == strata::packet::l4_kind::tcp || p.l4 == strata::packet::l4_kind::udp) {
+    v.local_port = inbound ? p.dst_port : p.src_port;
+    v.remote_port = inbound ? p.src_port : p.dst_port;
+  } else if (p.l4 == strata::packet::l4_kind::icmp || p.l4 == strata::packet::l4_kind::icmpv6) {
+    v.local_port = p.icmp.type;
+    v.remote_port = p.icmp.code;
+  }
+  return v;
+}
+
+/// The stateless question (no flows): an IPv4, non-fragment packet to or from the host, through its
+/// direction's IP-packet and transport layers (the path of an established TCP segment). Returns false
+/// for the packets it does not apply to (they pass).
+inline bool stateless_key(const strata::packet::parsed& p, const strata::host& h, strata::path_key& key,
+                          strata::incoming_values& v) {
+  if (!p.ok() || p.fam != strata::family::v4 || p.frag.is_fragment()) return false;
+  const auto d = h.direction(p.src, p.dst, p.fam);
+  if (d == strata::traffic_direction::inbound) {
+    key = {strata::path_kind::tcp_inbound_segment, strata::family::v4, false};
+    v = values_of(p, true);
+    return true;
+  }
+  if (d == strata::traffic_direction::outbound) {
+    key = {strata::path_kind::tcp_outbound_segment, strata::family::v4, false};
+    v = values_of(p, false);
+    return true;
+  }
+  return false;
+}
+
+/// strata's compiled pipeline as a stateless classifier: parse, direction, one pipeline call per frame.
+template <auto const& P>
+class stateless_contender final : public contender {
+ public:
+  explicit stateless_contender(const workload& w) : w_(w) {}
+  void pass() override {
+    std::uint64_t b = 0;
+    for (const segment& s : w_.segs) {
+      for (const strata::io::frame& f : s.frames) {
+        const strata::packet::parsed p = strata::packet::parse(f.data, s.link, f.wire_length);
+        strata::path_key key;
+        strata::incoming_values v;
+        if (!stateless_key(p, s.host, key, v)) continue;
+        b += strata::compiled<P>::classify(key, v).verdict == strata::action::block;
+      }
+    }
+    blocked_ += b;
+  }
+  std::uint64_t blocked() const override { return blocked_; }
+
+ private:
+  const workload& w_;
+  std::uint64_t blocked_ = 0;
+};
+
+/// One frame's stateless outcome: -1 not applicable, else the verdict and the deciding filter.
+struct stateless_outcome {
+  std::int8_t verdict = -1;  // -1 n/a, 0 permit, 1 block
+  std::int16_t filter = -1;
+  friend bool operator==(const stateless_outcome&, const stateless_outcome&) = default;
+};
+
+template <auto const& P>
+std::vector<stateless_outcome> stateless_outcomes(const workload& w) {
+  std::vector<stateless_outcome> out;
+  for (const segment& s : w.segs) {
+    for (const strata::io::frame& f : s.frames) {
+      const strata::packet::parsed p = strata::packet::parse(f.data, s.link, f.wire_length);
+      strata::path_key key;
+      strata::incoming_values v;
+      stateless_outcome o;
+      if (stateless_key(p, s.host, key, v)) {
+        const auto r = strata::compiled<P>::classify(key, v);
+        o.verdict = r.verdict == strata::action::block ? 1 : 0;
+        o.filter = r.filter;
+      }
+      out.push_back(o);
+    }
+  }
+  return out;
+}
+
+// ---- what each translation unit provides ----------------------------------------------------------
+
+// engines_small.cpp: floor, strata-10/100, hand-100, runtime-10/100, strata stateless s10/s100.
+std::vector<contender_info> small_contenders();
+/// Cross-checks strata's compiled p100 against the hand-written and run-time classifiers on every
+/// path key for a sample of the workload's packets; returns the number of mismatches (details to stderr).
+std::size_t check_p100(const workload& w, std::size_t sample_every);
+std::vector<stateless_outcome> outcomes_s10(const workload& w);
+std::vector<stateless_outcome> outcomes_s100(const workload& w);
+
+// engines_1000.cpp: strata-1000, runtime-1000, strata stateless p1000.
+std::vector<contender_info> large_contenders();
+std::size_t check_p1000(const workload& w, std::size_t sample_every);
+std::vector<stateless_outcome> outcomes_p1000(const workload& w);
+
+// acl.cpp (only with DPDK): rte_acl on the 5-tuple part of p1000. `eal_error` says why it cannot run.
+bool acl_available(std::string& why);
+std::vector<contender_info> acl_contenders();
+std::vector<stateless_outcome> acl_outcomes(const workload& w);
+
+}  // namespace bench
