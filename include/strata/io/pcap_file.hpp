@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iterator>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -163,7 +164,7 @@ class pcap_reader {
       ++count_;
       current_.data = std::span<const std::byte>(reinterpret_cast<const std::byte*>(d), h->caplen);
       current_.wire_length = h->len;
-      current_.time = timestamp(std::chrono::seconds(h->ts.tv_sec) + std::chrono::nanoseconds(h->ts.tv_usec));
+      current_.time = to_timestamp(h->ts.tv_sec, h->ts.tv_usec);
       current_.index = count_;
       record_end_ = tell();
       return true;
@@ -201,6 +202,16 @@ class pcap_reader {
 
   /// The underlying libpcap handle (for BPF filters and the like).
   pcap_t* handle() const noexcept { return p_; }
+
+  /// `sec` seconds and `nsec` nanoseconds (what libpcap's nanosecond precision puts in tv_usec) as a
+  /// timestamp, saturated to its range: a pcapng file can state any 64-bit time in any resolution, and
+  /// seconds beyond +-292 years from the epoch do not fit in 64-bit nanoseconds.
+  static timestamp to_timestamp(std::int64_t sec, std::int64_t nsec) noexcept {
+    std::int64_t ns = 0;
+    if (__builtin_mul_overflow(sec, std::int64_t{1'000'000'000}, &ns) || __builtin_add_overflow(ns, nsec, &ns))
+      ns = sec < 0 ? std::numeric_limits<std::int64_t>::min() : std::numeric_limits<std::int64_t>::max();
+    return timestamp(std::chrono::nanoseconds(ns));
+  }
 
  private:
   pcap_reader(pcap_t* p, std::string path) : p_(p), path_(std::move(path)) { record_end_ = tell(); }
