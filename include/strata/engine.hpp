@@ -291,6 +291,10 @@ class basic_engine {
     }
     if (rec.dup) ++counters_.duplicates;
     if (rec.suppressed) ++counters_.suppressed;
+    if (rec.malformed()) {  // the datagram this frame completed does not parse: malformed, like a frame that does not
+      ++counters_.malformed;
+      return;
+    }
     if (rec.verdict == action::block)
       ++counters_.blocked;
     else
@@ -409,13 +413,13 @@ class basic_engine {
         return;
       }
       p = packet::parse(r.datagram, packet::link_type::raw, r.datagram.size());
-      if (!p.ok()) {
+      rec.reassembled = true;
+      if (!p.ok()) {  // counted malformed by finish()
         rec.error = p.is_malformed() ? p.malformed.reason : std::string_view{"reassembled datagram is not IP"};
         rec.error_stage = p.malformed.stage;
         return;
       }
       reassembled = true;
-      rec.reassembled = true;
       rec.flow = label_of(p);  // the whole datagram's ports, now that they are known
     }
     const incoming_values v = values_of(p, true, flags);

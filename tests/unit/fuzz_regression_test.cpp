@@ -155,4 +155,40 @@ TEST(FuzzFindings, PcapTimestampConversionSaturates) {
 
 #endif  // STRATA_HAVE_PCAP
 
+// ---- finding 2 (fuzz_pcap_reader): a reassembled datagram that does not parse -----------------------
+//
+// The engine reassembled two IPv4 fragments whose first one's UDP header states a length past the
+// datagram. The datagram is malformed ("UDP length exceeds IP packet"); the record said so, but the
+// engine counted the frame as permitted: frames != malformed + permitted + blocked in --summary
+// terms, and `malformed` under-counted. Fixed: such a record is counted malformed (and marked
+// reassembled: its own headers are fine, the datagram it completed is not).
+
+TEST(FuzzFindings, ReassembledDatagramThatDoesNotParseIsCountedMalformed) {
+  strata::host h;
+  ASSERT_TRUE(h.add_local("10.0.0.1"));
+  strata_fuzz::engine_type e{h};
+  bytes first_udp = udp(4000, 53, 8);
+  put16(first_udp, 4, 0xffff);  // UDP length: past the whole datagram (24 bytes)
+  const bytes f1 = ipv4(v4(192, 0, 2, 7), v4(10, 0, 0, 1), 17, first_udp, 77, 0x2000);  // offset 0, MF
+  const bytes f2 = ipv4(v4(192, 0, 2, 7), v4(10, 0, 0, 1), 17, bytes(8, 0x55), 77, 2);   // offset 16, last
+  std::vector<strata::record> records;
+  for (const bytes* b : {&f1, &f2}) {
+    const auto before = e.counters();
+    records.push_back(e.classify(frame_of(*b, t0 + 1000 * static_cast<std::int64_t>(records.size()), records.size() + 1)));
+    EXPECT_EQ(describe(strata_fuzz::check_record(e, records.back(), before, records.size())), "");
+  }
+  EXPECT_FALSE(records[0].malformed());
+  EXPECT_GT(records[0].steps.size(), 0u);  // the first fragment visited the fragment layers
+  EXPECT_TRUE(records[1].malformed());
+  EXPECT_EQ(records[1].error, "UDP length exceeds IP packet");
+  EXPECT_EQ(records[1].error_stage, strata::packet::parse_stage::udp);
+  EXPECT_TRUE(records[1].reassembled);
+  EXPECT_EQ(records[1].steps.size(), 0u);
+  const auto& c = e.counters();
+  EXPECT_EQ(c.frames, 2u);
+  EXPECT_EQ(c.malformed, 1u);
+  EXPECT_EQ(c.permitted + c.blocked, 1u);
+  EXPECT_EQ(e.reassembly().stats().completed, 1u);
+}
+
 }  // namespace
