@@ -674,7 +674,7 @@ class basic_engine {
 
   flow::flow_entry* live_datagram_flow(const flow::flow_key& k) {
     flow::flow_entry* e = flows_.find(k);
-    if (e && now_ - e->last_seen > config_.datagram_idle_timeout.count()) {
+    if (e && now_ > e->last_seen && now_ - e->last_seen > config_.datagram_idle_timeout.count()) {
       flows_.erase(e);  // a non-TCP flow expires after 60 s without traffic
       return nullptr;
     }

@@ -191,4 +191,75 @@ TEST(FuzzFindings, ReassembledDatagramThatDoesNotParseIsCountedMalformed) {
   EXPECT_EQ(e.reassembly().stats().completed, 1u);
 }
 
+// ---- finding 3 (fuzz_engine_sequence): a capture clock at the end of the timestamp range -----------
+//
+// A fragment at time INT64_MAX: the reassembler's deadline (now + 60 s) overflowed (UBSan, reassembly.hpp).
+// The same family of bug, found by reading the code the finding pointed at: a datagram flow's idle check
+// (now - last_seen) overflowed when the clock jumped to INT64_MIN, and so did the listener inference's
+// delay (answer time - packet time). Fixed: the deadline saturates; the other two compare before they
+// subtract (a clock that went backwards never expires a flow, as in flow_table's expiry).
+
+// The fuzzer's input, minimized: an Ethernet IPv6 first fragment at time INT64_MAX (dt 254, ctl 0).
+const std::uint8_t sequence_at_end_of_time[] = {
+    0x00, 0x01, 0xff, 0xb6, 0x00, 0xfe, 0x00, 0x33, 0x33, 0x00, 0x00, 0x00, 0x0c, 0x00, 0x08, 0x74, 0x38,
+    0x01, 0xb4, 0x86, 0xdd, 0x60, 0x00, 0x00, 0x00, 0x00, 0x18, 0x2c, 0x01, 0xfe, 0x80, 0x00, 0x20, 0x76,
+    0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e, 0x3d, 0x22, 0x31, 0x2e, 0x70, 0x3a, 0x2f, 0x2f, 0x77, 0x77, 0x77,
+    0x2e, 0x77, 0x33, 0x2e, 0x6f, 0x72, 0x67, 0x2f, 0x32, 0x30, 0x30, 0x33, 0x2f, 0x30, 0x35, 0x2f, 0x73,
+    0x50, 0x77, 0x2e, 0x77, 0x77, 0x2e, 0x77, 0x33, 0x2e, 0x6f, 0x72, 0x67, 0x2f, 0x32, 0x30, 0x65, 0x50};
+
+TEST(FuzzFindings, SequenceAtTheEndOfTime) {
+  const auto frames = strata_fuzz::split_sequence(sequence_at_end_of_time, sizeof sequence_at_end_of_time);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].time_ns, max_ns);
+  EXPECT_EQ(describe(strata_fuzz::frame_sequence(sequence_at_end_of_time, sizeof sequence_at_end_of_time)), "");
+}
+
+TEST(FuzzFindings, ReassemblyDeadlineSaturatesAtTheEndOfTime) {
+  strata::flow::reassembler r;
+  const address src = address::from_v4(v4(192, 0, 2, 1)), dst = address::from_v4(v4(10, 0, 0, 1));
+  const bytes first = ipv4(src.v4(), dst.v4(), 17, udp(1, 2, 8), 9, 0x2000);
+  const bytes last = ipv4(src.v4(), dst.v4(), 17, bytes(8, 1), 9, 2);
+  const auto p1 = strata::packet::parse(frame_of(first, 0, 1), strata::packet::link_type::ethernet);
+  const auto p2 = strata::packet::parse(frame_of(last, 0, 2), strata::packet::link_type::ethernet);
+  const auto span = [](const bytes& b) { return std::span<const std::byte>(reinterpret_cast<const std::byte*>(b.data()), b.size()); };
+  EXPECT_EQ(r.offer(p1, span(first), max_ns - 5).status, strata::flow::reassembly_status::stored);
+  EXPECT_EQ(r.expire(max_ns - 1), 0u);  // the deadline is the end of time, not a wrapped past
+  EXPECT_EQ(r.offer(p2, span(last), max_ns - 1).status, strata::flow::reassembly_status::completed);
+  // And at the other end: a datagram started at INT64_MIN times out 30 s later, as any other.
+  EXPECT_EQ(r.offer(p1, span(first), min_ns).status, strata::flow::reassembly_status::stored);
+  EXPECT_EQ(r.expire(min_ns + 29'000'000'000), 0u);
+  EXPECT_EQ(r.expire(min_ns + 30'000'000'000), 1u);
+}
+
+TEST(FuzzFindings, DatagramFlowSurvivesAClockJumpToTheStartOfTime) {
+  strata::host h;
+  ASSERT_TRUE(h.add_local("10.0.0.1"));
+  strata_fuzz::engine_type e{h};
+  const bytes q = ipv4(v4(10, 0, 0, 1), v4(192, 0, 2, 53), 17, udp(5000, 53, 4));   // outbound query
+  const bytes a = ipv4(v4(192, 0, 2, 53), v4(10, 0, 0, 1), 17, udp(53, 5000, 4));   // its answer
+  std::uint64_t index = 0;
+  for (const auto& [b, t] : {std::pair{&q, t0}, std::pair{&a, min_ns}, std::pair{&a, max_ns}, std::pair{&q, min_ns}}) {
+    const auto before = e.counters();
+    const auto rec = e.classify(frame_of(*b, t, ++index));
+    EXPECT_EQ(describe(strata_fuzz::check_record(e, rec, before, index)), "") << index;
+  }
+  // The answer at INT64_MIN (the clock went backwards) found the flow alive; at INT64_MAX it had idled out.
+  EXPECT_EQ(e.flows().stats().inserted, 2u);
+  EXPECT_EQ(e.counters().frames, 4u);
+}
+
+TEST(FuzzFindings, ListenerInferenceAtBothEndsOfTime) {
+  strata::flow::answer_index answers;
+  strata::host h;
+  ASSERT_TRUE(h.add_local("10.0.0.1"));
+  // The host answers a SYN to port 81 with a RST at time INT64_MAX.
+  const bytes rst = ipv4(v4(10, 0, 0, 1), v4(192, 0, 2, 9), 6, tcp(81, 40000, tcp_flags::rst | tcp_flags::ack));
+  answers.add(strata::packet::parse(frame_of(rst, 0, 2), strata::packet::link_type::ethernet), h, 2, max_ns);
+  const address local = address::from_v4(v4(10, 0, 0, 1)), remote = address::from_v4(v4(192, 0, 2, 9));
+  // A SYN at INT64_MIN: the answer is far more than 5 s later (no overflow, no match).
+  EXPECT_FALSE(answers.answered(family::v4, 6, local, 81, remote, 40000, 1, min_ns));
+  EXPECT_TRUE(answers.answered(family::v4, 6, local, 81, remote, 40000, 1, max_ns - 1'000'000'000));
+  EXPECT_TRUE(answers.answered(family::v4, 6, local, 81, remote, 40000, 1, max_ns));
+}
+
 }  // namespace

@@ -68,7 +68,9 @@ class answer_index {
     auto it = std::lower_bound(answers_.begin(), answers_.end(), answer{h, frame + 1, 0},
                                [](const answer& a, const answer& b) { return a.hash != b.hash ? a.hash < b.hash : a.frame < b.frame; });
     return it != answers_.end() && it->hash == h && it->frame - frame <= max_frames &&
-           it->time_ns - time_ns <= max_delay.count();
+           (it->time_ns <= time_ns ||  // unsigned: the difference of any two times fits, their signed one may not
+            (max_delay.count() >= 0 && static_cast<std::uint64_t>(it->time_ns) - static_cast<std::uint64_t>(time_ns) <=
+                                           static_cast<std::uint64_t>(max_delay.count())));
   }
 
   std::size_t size() const { return answers_.size(); }

@@ -52,6 +52,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -455,7 +456,9 @@ class reassembler {
     g = datagram{};
     g.k = k;
     g.created = now;
-    g.deadline = now + (k.fam == family::v6 ? limits_.timeout_v6 : limits_.timeout_v4).count();
+    const std::int64_t timeout = (k.fam == family::v6 ? limits_.timeout_v6 : limits_.timeout_v4).count();
+    if (__builtin_add_overflow(now, timeout, &g.deadline))  // a capture's clock at the end of the range
+      g.deadline = timeout > 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
     g.source = s;
     std::uint32_t& head = dg_buckets_[h & bucket_mask_];
     g.hash_next = head;
