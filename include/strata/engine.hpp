@@ -198,6 +198,7 @@ class basic_engine {
     }
     finish(rec);
     flows_.expire(now_);
+    reassembly_.expire(now_, 4);  // bounded: datagrams never completed time out and are counted
     return rec;
   }
 

@@ -19,6 +19,7 @@ struct answer {
   std::uint64_t hash = 0;   ///< of (family, protocol, local, local port, remote, remote port)
   std::uint64_t frame = 0;  ///< 1-based frame index of the answer
   std::int64_t time_ns = 0;
+  bool accepts = false;  ///< a SYN-ACK: someone listened (a later RST closes a connection, it refuses nothing)
 };
 
 constexpr std::uint64_t endpoint_pair_hash(family f, std::uint8_t protocol, address local, std::uint16_t local_port,
@@ -44,8 +45,9 @@ class answer_index {
   /// Looks at one frame of the pre-pass; keeps it when it is such an answer from the host.
   void add(const packet::parsed& p, const host& h, std::uint64_t frame, std::int64_t time_ns) {
     if (!p.ok() || !h.is_local(p.src, p.fam) || h.is_local(p.dst, p.fam)) return;
-    if (p.l4 == packet::l4_kind::tcp && p.tcp.is_rst()) {
-      answers_.push_back({endpoint_pair_hash(p.fam, 6, p.src, p.src_port, p.dst, p.dst_port), frame, time_ns});
+    if (p.l4 == packet::l4_kind::tcp && (p.tcp.is_rst() || p.tcp.is_syn_ack())) {
+      answers_.push_back(
+          {endpoint_pair_hash(p.fam, 6, p.src, p.src_port, p.dst, p.dst_port), frame, time_ns, p.tcp.is_syn_ack()});
     } else if (p.is_icmp_error()) {
       const bool port_unreachable = (p.l4 == packet::l4_kind::icmp && p.icmp.type == 3 && p.icmp.code == 3) ||
                                     (p.l4 == packet::l4_kind::icmpv6 && p.icmp.type == 1 && p.icmp.code == 4);
@@ -67,7 +69,9 @@ class answer_index {
     const std::uint64_t h = endpoint_pair_hash(f, protocol, local, local_port, remote, remote_port);
     auto it = std::lower_bound(answers_.begin(), answers_.end(), answer{h, frame + 1, 0},
                                [](const answer& a, const answer& b) { return a.hash != b.hash ? a.hash < b.hash : a.frame < b.frame; });
-    return it != answers_.end() && it->hash == h && it->frame - frame <= max_frames &&
+    // The host's first answer decides: a RST or an ICMP unreachable refuses, a SYN-ACK accepts (a RST
+    // after it closes a connection, it refuses nothing).
+    return it != answers_.end() && it->hash == h && !it->accepts && it->frame - frame <= max_frames &&
            (it->time_ns <= time_ns ||  // unsigned: the difference of any two times fits, their signed one may not
             (max_delay.count() >= 0 && static_cast<std::uint64_t>(it->time_ns) - static_cast<std::uint64_t>(time_ns) <=
                                            static_cast<std::uint64_t>(max_delay.count())));
