@@ -8,6 +8,7 @@
 #include <strata/arbitration.hpp>
 #include <strata/path.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <utility>
@@ -180,15 +181,29 @@ struct compiled {
   static constexpr const policy_type& policy = P;
 
  private:
+  // The common match types are spelled out here (the same tests as test_integer / test_address): in a
+  // large outlined layer the compiler stops inlining those generic functions, and a call that switches
+  // on a constant match type at run time costs more than the comparison itself.
   template <std::size_t C>
-  static constexpr bool test_condition(const incoming_values& v) {
+  [[gnu::always_inline]] static constexpr bool test_condition(const incoming_values& v) {
     constexpr condition_value c = P.conditions[C];
-    if constexpr (kind(c.field) == value_kind::integer)
-      return test_integer(c, integer_value<c.field>(v));
-    else if constexpr (kind(c.field) == value_kind::address)
-      return test_address(c, address_value<c.field>(v));
-    else
+    if constexpr (kind(c.field) == value_kind::integer) {
+      const std::uint64_t x = integer_value<c.field>(v);
+      if constexpr (c.match == match_type::equal)
+        return x == c.low.lo;
+      else if constexpr (c.match == match_type::range)
+        return c.low.lo <= x && x <= c.high.lo;
+      else
+        return test_integer(c, x);
+    } else if constexpr (kind(c.field) == value_kind::address) {
+      const address x = address_value<c.field>(v);
+      if constexpr (c.match == match_type::equal)
+        return (x & c.mask) == c.low;
+      else
+        return test_address(c, x);
+    } else {
       return test_text(c, text_value<c.field>(v));
+    }
   }
 
   // Conditions [Begin, End) of one field: ORed.
@@ -231,19 +246,46 @@ struct compiled {
     return all_groups<F>(v, std::make_index_sequence<groups_of<F>().count>{});
   }
 
+  static constexpr bool is_callout(action a) {
+    return a == action::callout_terminating || a == action::callout_inspection || a == action::callout_unknown;
+  }
+  // Whether a layer holds a callout filter. Without one, nothing after a hard decision (the write right
+  // cleared) can change the layer's result: only a callout can veto, and only a callout has a side
+  // effect (an inspection callout is told of every match), so the remaining filters are skipped.
+  template <layer_id L>
+  static constexpr bool layer_has_callouts = [] {
+    for (std::size_t k = P.layer_begin[static_cast<std::size_t>(L)]; k < P.layer_begin[static_cast<std::size_t>(L) + 1]; ++k)
+      if (is_callout(P.filters[P.order[k]].act)) return true;
+    return false;
+  }();
+
   // Position K of the layer's evaluation order: one filter, unrolled.
   template <std::size_t K>
-  static constexpr void filter_step(const incoming_values& v, layer_result& r, bool& write, bool& sublayer_done) {
+  [[gnu::always_inline]] static constexpr void filter_step(const incoming_values& v, layer_result& r, bool& write,
+                                                           bool& sublayer_done) {
     constexpr std::size_t fi = P.order[K];
     constexpr filter_value f = P.filters[fi];
     constexpr bool first_of_sublayer =
         K == P.layer_begin[static_cast<std::size_t>(f.layer)] || P.filters[P.order[K - 1]].sublayer_index != f.sublayer_index;
+    if constexpr (!layer_has_callouts<f.layer>) {
+      if (!write) return;  // a hard decision is final in a layer without callouts
+    }
     if constexpr (first_of_sublayer) sublayer_done = false;
     if (sublayer_done || !matches<fi>(v)) return;
-    const filter_outcome o = outcome(f, v, write);
-    if (o.decides) {
-      arbitrate(r, write, o, static_cast<int>(fi), f.sublayer_index);
-      sublayer_done = true;
+    if constexpr (!is_callout(f.act)) {
+      // Without a callout the outcome is a constant: fold it here, so that the filter's record is not
+      // built on the stack at run time for a call.
+      constexpr filter_outcome o = outcome(f, incoming_values{}, true);
+      if constexpr (o.decides) {
+        arbitrate(r, write, o, static_cast<int>(fi), f.sublayer_index);
+        sublayer_done = true;
+      }
+    } else {
+      const filter_outcome o = outcome(f, v, write);
+      if (o.decides) {
+        arbitrate(r, write, o, static_cast<int>(fi), f.sublayer_index);
+        sublayer_done = true;
+      }
     }
   }
 
@@ -258,17 +300,50 @@ struct compiled {
     return r;
   }
 
+  // Filters [Begin, Begin + sizeof...(I)) of a layer, continuing the layer's state.
+  template <std::size_t Begin, std::size_t... I>
+  static constexpr void steps(const incoming_values& v, layer_result& r, bool& write, bool& sublayer_done,
+                              std::index_sequence<I...>) {
+    [[maybe_unused]] const bool stepped[] = {(filter_step<Begin + I>(v, r, write, sublayer_done), true)...};
+  }
+  template <std::size_t Begin, std::size_t N>
+  [[gnu::noinline]] static constexpr void chunk(const incoming_values& v, layer_result& r, bool& write,
+                                                bool& sublayer_done) {
+    steps<Begin>(v, r, write, sublayer_done, std::make_index_sequence<N>{});
+  }
+  template <layer_id L, std::size_t... C>
+  static constexpr layer_result chunks(const incoming_values& v, std::index_sequence<C...>) {
+    constexpr std::size_t begin = P.layer_begin[static_cast<std::size_t>(L)];
+    constexpr std::size_t end = P.layer_begin[static_cast<std::size_t>(L) + 1];
+    layer_result r;
+    bool write = true;
+    bool sublayer_done = false;
+    [[maybe_unused]] const bool stepped[] = {
+        ((layer_has_callouts<L> || write
+              ? chunk<begin + C * chunk_size, std::min(chunk_size, end - begin - C * chunk_size)>(v, r, write, sublayer_done)
+              : void()),
+         true)...};
+    return r;
+  }
+
   template <layer_id L>
   [[gnu::noinline]] static constexpr layer_result evaluate_outlined(const incoming_values& v) {
     constexpr std::size_t begin = P.layer_begin[static_cast<std::size_t>(L)];
     constexpr std::size_t end = P.layer_begin[static_cast<std::size_t>(L) + 1];
-    return unrolled<begin>(v, std::make_index_sequence<end - begin>{});
+    if constexpr (end - begin <= chunk_size)
+      return unrolled<begin>(v, std::make_index_sequence<end - begin>{});
+    else
+      return chunks<L>(v, std::make_index_sequence<(end - begin + chunk_size - 1) / chunk_size>{});
   }
 
  public:
   /// Layers with more filters than this are emitted once and called from every path that visits
   /// them, instead of being inlined into each: the code (and the compile time) stays linear.
   static constexpr std::size_t inline_limit = 8;
+  /// A large layer is emitted as a sequence of functions of at most this many filters (one call per
+  /// chunk at run time): the compiler's optimizer is superlinear in a function's size, the chunks keep
+  /// the compile time linear in the number of filters.
+  static constexpr std::size_t chunk_size = 64;
 
   /// One layer's arbitration, unrolled.
   template <layer_id L>
