@@ -368,7 +368,11 @@ def main():
         goal(f"100 filters ≤ 1.25× the floor ({w})", fmt(r1, 3) + "×", r1 is not None and r1 <= 1.25, "")
     for w in workloads:
         r2 = ratio(ns(w, "strata-100"), ns(w, "hand-100"))
-        goal(f"100 filters ≤ 1.05× hand-written ({w})", fmt(r2, 3) + "×", r2 is not None and r2 <= 1.05, "")
+        cv = max([rows[k].get("cv", 0) for k in rows if k[0] == w and k[1] in ("strata-100", "hand-100")] or [0])
+        goal(f"100 filters ≤ 1.05× hand-written ({w})", fmt(r2, 3) + "×", r2 is not None and r2 <= 1.05,
+             f"a difference of {fmt(ns(w, 'strata-100') - ns(w, 'hand-100'))} ns/frame; the two contenders' "
+             f"repetitions vary by up to {cv * 100:.0f}% (CV), and the ratio moves by a few % from run to run"
+             if r2 else "")
     for w in workloads:
         eng = ratio(ns(w, "bpf-s100"), ns(w, "strata-s100"))
         pipe = ratio(ns(w, "bpf-s100"), ns(w, "strata-s100-pipeline"))
