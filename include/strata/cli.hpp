@@ -136,7 +136,8 @@ void print_summary(std::FILE* out, const Engine& e, std::span<const std::string_
                  p == policy_index ? "" : ", earlier");
     for (std::size_t f = 0; f < hits.size(); ++f) {
       const std::string_view n = Engine::filter_name(p, static_cast<std::int16_t>(f));
-      std::fprintf(out, "  %-36.*s %llu\n", static_cast<int>(n.size()), n.data(), static_cast<unsigned long long>(hits[f]));
+      const std::string name_text(n);  // never a null pointer for %s, whatever the optimizer proves
+      std::fprintf(out, "  %-36s %llu\n", name_text.c_str(), static_cast<unsigned long long>(hits[f]));
     }
   }
 }
