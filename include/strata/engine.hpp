@@ -208,12 +208,13 @@ class basic_engine {
   /// Per-filter decision counts of policy `i` (index = filter index in that policy).
   std::span<const std::uint64_t> filter_hits(std::size_t i) const { return filter_hits_[i]; }
 
-  /// A filter's name in policy `policy_index`.
+  /// A filter's name in policy `policy_index` (empty for -1, or for an index that policy does not have).
   static constexpr std::string_view filter_name(std::size_t policy_index, std::int16_t filter) {
     if (filter < 0) return {};
+    const auto f = static_cast<std::size_t>(filter);
     std::string_view n;
     std::size_t i = 0;
-    ((i++ == policy_index ? (n = Policies.filters[static_cast<std::size_t>(filter)].name, 0) : 0), ...);
+    ((i++ == policy_index && f < Policies.filters.size() ? (n = Policies.filters[f].name, 0) : 0), ...);
     return n;
   }
   /// Calls `f(policy)` with the policy at `policy_index` (for printers that need the policy itself).
@@ -224,9 +225,10 @@ class basic_engine {
   }
   static constexpr std::string_view sublayer_name(std::size_t policy_index, std::int16_t sublayer) {
     if (sublayer < 0) return {};
+    const auto l = static_cast<std::size_t>(sublayer);
     std::string_view n;
     std::size_t i = 0;
-    ((i++ == policy_index ? (n = Policies.sublayers[static_cast<std::size_t>(sublayer)].name, 0) : 0), ...);
+    ((i++ == policy_index && l < Policies.sublayers.size() ? (n = Policies.sublayers[l].name, 0) : 0), ...);
     return n;
   }
 
@@ -285,7 +287,9 @@ class basic_engine {
   }
 
   void finish(record& rec) {
-    if (rec.filter >= 0) rec.filter_name = filter_name(rec.policy, rec.filter);
+    // A suppressed answer or a later fragment named its filter already: it may be one of the policy in
+    // force before a switch (`rec.policy` is the policy in force now, whose steps the record holds).
+    if (rec.filter >= 0 && rec.filter_name.empty()) rec.filter_name = filter_name(rec.policy, rec.filter);
     for (const step_record& s : rec.steps) {
       ++counters_.layer_visits[static_cast<std::size_t>(s.layer)];
       if (s.filter >= 0) ++filter_hits_[rec.policy][static_cast<std::size_t>(s.filter)];
@@ -523,6 +527,7 @@ class basic_engine {
       if (auto* fv = fragment_verdicts_.find(frag_hash)) {
         rec.verdict = fv->verdict;
         rec.filter = fv->filter;
+        rec.filter_name = filter_name(fv->policy, fv->filter);
       }
       return;
     }
@@ -546,6 +551,7 @@ class basic_engine {
     rec.verdict = action::block;
     rec.suppressed = true;
     rec.filter = s->filter;
+    rec.filter_name = filter_name(s->policy, s->filter);
     rec.sublayer_name = sublayer_name(s->policy, s->sublayer);
     s->hash = 0;
     return true;

@@ -30,7 +30,8 @@ struct record {
   flow_label flow{};
   trace steps{};                   ///< layers visited, in order (loopback: outbound then inbound)
   action verdict = action::permit;
-  std::int16_t filter = -1;        ///< deciding filter in the policy that classified it, -1 for none
+  std::int16_t filter = -1;        ///< deciding filter in the policy that classified it, -1 for none (a suppressed
+                                   ///< answer, a later fragment: in the policy that classified its trigger, its datagram)
   std::uint8_t policy = 0;         ///< index of the policy in force
   std::string_view filter_name{};  ///< its name (static storage), empty for none
   std::string_view sublayer_name{};

@@ -70,13 +70,15 @@
 namespace strata_fuzz {
 
 /// A fourth policy with filters at the MAC layers (traversal.md §9: then every frame visits them first):
-/// ARP blocked inbound, VLAN 42 blocked outbound.
+/// ARP blocked inbound, VLAN 42 blocked outbound; and an outbound connect filter (UDP to the discard port).
 namespace extra {
 using namespace strata;
 inline constexpr sublayer mac_sublayer{"mac", 0x4000};
 inline constexpr auto mac = policy(
     filter<"no-arp", layer::inbound_mac_frame_ethernet>(mac_sublayer, action::block, ether_type == 0x0806),
-    filter<"no-vlan-42", layer::outbound_mac_frame_ethernet>(mac_sublayer, action::block, vlan_id == 42));
+    filter<"no-vlan-42", layer::outbound_mac_frame_ethernet>(mac_sublayer, action::block, vlan_id == 42),
+    filter<"no-udp-discard", layer::ale_auth_connect_v4>(mac_sublayer, action::block, ip_protocol == proto::udp,
+                                                         remote_port == 9));
 }  // namespace extra
 
 using engine_type = strata::engine<policies::observe, policies::stealth, policies::server, extra::mac>;

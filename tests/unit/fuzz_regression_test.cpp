@@ -8,6 +8,7 @@
 
 #include <strata/flow/answers.hpp>
 #include <strata/flow/reassembly.hpp>
+#include <strata/io/format.hpp>
 
 #if defined(STRATA_HAVE_PCAP)
 #include <strata/io/pcap_file.hpp>
@@ -260,6 +261,90 @@ TEST(FuzzFindings, ListenerInferenceAtBothEndsOfTime) {
   EXPECT_FALSE(answers.answered(family::v4, 6, local, 81, remote, 40000, 1, min_ns));
   EXPECT_TRUE(answers.answered(family::v4, 6, local, 81, remote, 40000, 1, max_ns - 1'000'000'000));
   EXPECT_TRUE(answers.answered(family::v4, 6, local, 81, remote, 40000, 1, max_ns));
+}
+
+// ---- finding 5 (fuzz_engine_sequence): a suppressed answer after a policy switch ---------------------
+//
+// A UDP datagram to a closed port under the stealth policy: its ICMPv6 port unreachable is suppressed by
+// the filter "stealth-udp-v6" (index 3 of stealth). The policy is switched to observe (no filters), then
+// the answer arrives: the record took filter index 3 from the suppression but named it from the policy in
+// force, observe, whose filter array is empty (UBSan: reference binding to null pointer; a read out of
+// bounds). Under another policy it named the wrong filter. The same held for a later outbound fragment,
+// which shares the verdict decided for its datagram before the switch. Fixed: those records name their
+// filter from the policy that decided, filter_name()/sublayer_name() return nothing for an index the
+// policy does not have, and the formatters print the record's own name.
+
+// The fuzzer's input, minimized.
+const std::uint8_t suppressed_answer_after_switch[] = {
+    0x00, 0x7e, 0x55, 0x56, 0x00, 0x00, 0x00, 0x02, 0x99, 0x01, 0x00, 0x00, 0x01, 0x02, 0x99, 0x01, 0x00,
+    0x00, 0x02, 0x86, 0xdd, 0x60, 0x0f, 0x6c, 0x69, 0x00, 0x20, 0x06, 0x3f, 0xfd, 0x99, 0x00, 0x02, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xfd, 0x99, 0x00, 0x01, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x1f, 0x90, 0xb4, 0x64, 0x39, 0x0f, 0x87,
+    0x6f, 0x4a, 0x3f, 0x00, 0x0a, 0x80, 0x11, 0x00, 0x3f, 0xab, 0xe6, 0x00, 0x00, 0x01, 0x01, 0x08, 0x0a,
+    0xd8, 0x8d, 0x28, 0x95, 0x31, 0x35, 0x33, 0x0a, 0x68, 0x00, 0x80, 0x00, 0x02, 0x99, 0x01, 0x00, 0x00,
+    0x02, 0x02, 0x99, 0x01, 0x00, 0x00, 0x01, 0x86, 0xdd, 0x60, 0x08, 0xa5, 0x1f, 0x00, 0x32, 0x11, 0x40,
+    0xfd, 0x99, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0xfd,
+    0x99, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xb4, 0x77,
+    0x27, 0x0f, 0x00, 0x32, 0xd7, 0x25, 0x73, 0x74, 0x72, 0x61, 0x74, 0x61, 0x20, 0x75, 0x64, 0x70, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0xfd, 0x99, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xb4, 0x77, 0x27, 0x0f, 0xd7, 0xae, 0x57, 0x0a, 0x98, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x01, 0x02, 0x99, 0x01, 0x00, 0x00, 0x02, 0x86, 0xdd, 0x60, 0x05,
+    0x6d, 0x62, 0x00, 0x62, 0x3a, 0x3f, 0xfd, 0x99, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x02, 0xfd, 0x99, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x01, 0x01, 0x04, 0xec, 0xcf, 0x00, 0x00, 0x00, 0x00, 0x60, 0x08, 0xa5, 0x1f, 0x00,
+    0x32, 0x11, 0x3f, 0xfd, 0x99, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x01, 0xfd, 0x99, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x02, 0xb4, 0x77, 0x27, 0x0f,
+};
+
+TEST(FuzzFindings, SuppressedAnswerAfterAPolicySwitchIsNamedFromItsPolicy) {
+  EXPECT_EQ(describe(strata_fuzz::frame_sequence(suppressed_answer_after_switch, sizeof suppressed_answer_after_switch)),
+            "");
+  // By hand: a SYN to a closed port under stealth, then the switch, then the host's RST.
+  strata::host h;
+  ASSERT_TRUE(h.add_local("10.0.0.1"));
+  ASSERT_TRUE(h.add_hint({6, 81, false}));  // nobody listens on tcp/81
+  for (std::size_t after : {0u, 2u, 3u}) {  // observe (no filters), server (11), mac (3)
+    strata_fuzz::engine_type e{h};
+    e.select(1);  // stealth
+    const bytes syn = ipv4(v4(192, 0, 2, 9), v4(10, 0, 0, 1), 6, tcp(40000, 81, tcp_flags::syn));
+    const bytes rst = ipv4(v4(10, 0, 0, 1), v4(192, 0, 2, 9), 6, tcp(81, 40000, tcp_flags::rst | tcp_flags::ack, 0, 1));
+    const auto r1 = e.classify(frame_of(syn, t0, 1));
+    ASSERT_EQ(r1.filter_name, "stealth-tcp-v4");
+    e.select(after);
+    const auto before = e.counters();
+    const auto r2 = e.classify(frame_of(rst, t0 + 1000, 2));
+    EXPECT_EQ(describe(strata_fuzz::check_record(e, r2, before, 2)), "");
+    EXPECT_TRUE(r2.suppressed);
+    EXPECT_EQ(r2.policy, after);  // the policy in force
+    EXPECT_EQ(r2.filter_name, "stealth-tcp-v4") << "after switching to policy " << after;
+    EXPECT_EQ(r2.sublayer_name, "stealth");
+    std::string json, text;
+    strata::io::append_json<strata_fuzz::engine_type>(json, r2);
+    strata::io::append_text<strata_fuzz::engine_type>(text, r2);
+    EXPECT_NE(json.find("\"filter\":\"stealth-tcp-v4\""), std::string::npos) << json;
+    EXPECT_NE(text.find("suppressed by stealth/stealth-tcp-v4"), std::string::npos) << text;
+  }
+}
+
+TEST(FuzzFindings, LaterFragmentAfterAPolicySwitchIsNamedFromItsPolicy) {
+  strata::host h;
+  ASSERT_TRUE(h.add_local("10.0.0.1"));
+  strata_fuzz::engine_type e{h};
+  e.select(3);  // mac: outbound UDP to port 9 is blocked at ALE_AUTH_CONNECT by "no-udp-discard" (index 2)
+  const bytes first = ipv4(v4(10, 0, 0, 1), v4(192, 0, 2, 9), 17, udp(5000, 9, 8), 55, 0x2000);
+  const bytes later = ipv4(v4(10, 0, 0, 1), v4(192, 0, 2, 9), 17, bytes(8, 7), 55, 2);
+  const auto r1 = e.classify(frame_of(first, t0, 1));
+  ASSERT_TRUE(r1.blocked());
+  ASSERT_EQ(r1.filter_name, "no-udp-discard");
+  e.select(0);  // observe: no filters at all
+  const auto before = e.counters();
+  const auto r2 = e.classify(frame_of(later, t0 + 1000, 2));
+  EXPECT_EQ(describe(strata_fuzz::check_record(e, r2, before, 2)), "");
+  EXPECT_TRUE(r2.blocked());  // shares its datagram's verdict
+  EXPECT_EQ(r2.filter_name, "no-udp-discard");
+  EXPECT_EQ(strata_fuzz::engine_type::filter_name(0, 2), "");  // an index observe does not have
+  EXPECT_EQ(strata_fuzz::engine_type::sublayer_name(0, 5), "");
 }
 
 }  // namespace

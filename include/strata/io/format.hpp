@@ -141,8 +141,8 @@ void append_json(std::string& out, const record& r) {
   out += "],\"verdict\":";
   detail::append_json_string(out, r.verdict == action::block ? "block" : "permit");
   out += ",\"filter\":";
-  if (r.filter >= 0)
-    detail::append_json_string(out, Names::filter_name(r.policy, r.filter));
+  if (r.filter >= 0)  // the record's own name first: its filter may be of the policy in force before a switch
+    detail::append_json_string(out, !r.filter_name.empty() ? r.filter_name : Names::filter_name(r.policy, r.filter));
   else
     out += "null";
   if (r.dup) out += ",\"dup\":true";
@@ -190,7 +190,7 @@ void append_text(std::string& out, const record& r) {
     out += r.flow.is_icmp ? "ICMP error" : "RST";
     out += " suppressed by ";
     if (!r.sublayer_name.empty()) out += r.sublayer_name, out += '/';
-    out += Names::filter_name(r.policy, r.filter);
+    out += !r.filter_name.empty() ? r.filter_name : Names::filter_name(r.policy, r.filter);
     out += ')';
     return;
   }
