@@ -2,11 +2,14 @@
 // delivers classified by the engine. The input is written to a memfd and opened by its /proc path,
 // as pcap_reader opens any file. libpcap itself is not instrumented (Debian's build): coverage
 // feedback comes from strata's side only. See harness.hpp.
-#include "harness.hpp"
+#include "harness_entry.hpp"
 
 #include <sys/mman.h>
+#include <sys/types.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -26,6 +29,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (n <= 0) std::abort();
     done += static_cast<std::size_t>(n);
   }
-  strata_fuzz::must(strata_fuzz::capture_file(path));
+  strata_fuzz::entry::must(strata_fuzz::entry::capture_file(path.c_str()));
   return 0;
 }
