@@ -88,6 +88,11 @@ struct options {
   std::uint32_t block_size = 1u << 20;
   std::uint32_t block_count = 8;
   bool line_buffered = false;
+  // Enforcing mode (-i … --enforce; strata/live/enforce.hpp): verdicts applied through NFQUEUE.
+  bool enforce = false;
+  bool fail_open = false;  // when the process dies: accept (else drop: fail-closed, the default)
+  bool fail_closed = false;
+  std::uint16_t queue = 0;
   // Policy analysis and rule coverage (strata/analysis.hpp; issue 7).
   bool analyze = false;               // print the selected policy's anomaly report and exit (no capture needed)
   std::string analyze_format = "text";
@@ -236,6 +241,15 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
   app.add_option("--block-size", o.block_size, "live: ring block size in bytes (power of two)");
   app.add_option("--blocks", o.block_count, "live: ring blocks per interface and worker")->check(CLI::Range(2u, 65536u));
   app.add_flag("-l,--line-buffered", o.line_buffered, "live: flush stdout after every record");
+  auto* enforce = app.add_flag("--enforce", o.enforce, "live: apply the verdicts to the host's own traffic on the "
+                                                      "-i interfaces (NFQUEUE; needs CAP_NET_ADMIN)");
+  auto* fail_open = app.add_flag("--fail-open", o.fail_open, "with --enforce: if the process dies, let the traffic pass");
+  auto* fail_closed = app.add_flag("--fail-closed", o.fail_closed, "with --enforce: if the process dies, drop the "
+                                                                   "traffic until the next start (the default)");
+  enforce->needs("--interface");
+  fail_open->needs(enforce)->excludes(fail_closed);
+  fail_closed->needs(enforce);
+  app.add_option("--queue", o.queue, "with --enforce: the NFQUEUE number (default 0)")->needs(enforce);
   app.add_option("--listen", o.listen, "PROTO/PORT someone listens on (overrides inference)");
   app.add_option("--closed", o.closed, "PROTO/PORT nobody listens on (overrides inference)");
   std::string policy_help = "compiled-in policy:";

@@ -14,6 +14,10 @@
 #include <strata/cli.hpp>
 #include <strata/live/privileges.hpp>
 #include <strata/live/session.hpp>
+#if defined(STRATA_HAVE_ENFORCE)
+#include <strata/live/enforce.hpp>
+#include <linux/capability.h>
+#endif
 
 #include <pthread.h>
 #include <signal.h>
@@ -61,10 +65,162 @@ void append_event_text(std::string& out, const record& r) {
   Names::with_policy(r.policy, [&](const auto& p) { out += to_text(r.steps, p); });
 }
 
+#if defined(STRATA_HAVE_ENFORCE)
+/// The enforcing path of `main` (-i … --enforce; strata/live/enforce.hpp). Order: remove a table left
+/// by a crash, bind the queue, install the rules, then drop to the unprivileged user keeping only
+/// CAP_NET_ADMIN: the kernel checks it on every verdict (an nfnetlink message) and on the table's
+/// removal, which this process does itself at exit. Every exit path removes the rules: the normal
+/// end, SIGINT/SIGTERM/SIGHUP, a second signal (removed before _exit), an error (the enforcer's
+/// destructor). A crash leaves them to the kernel (fail-open: owned tables go with the process) or to
+/// the next start (fail-closed).
+template <class Engine>
+int run_enforce(const options& o, const std::vector<port_hint>& hints,
+                std::span<const std::string_view> names, std::size_t selected) {
+  if (o.workers > 1) {
+    std::fprintf(stderr, "strata-classify: --enforce uses one queue and one worker (leave --workers out)\n");
+    return 2;
+  }
+  live::enforce_options eo;
+  eo.interfaces = o.interfaces;
+  eo.queue = o.queue;
+  eo.fail_open = o.fail_open;
+  eo.count = o.count;
+  eo.duration = std::chrono::nanoseconds(static_cast<std::int64_t>(o.duration * 1e9));
+  eo.engine.flow_capacity = o.flow_capacity;
+  eo.policy = selected;
+  eo.extra_locals = o.locals;
+  eo.hints = hints;
+  eo.on_status = [](const std::string& s) { std::fprintf(stderr, "strata-classify: %s\n", s.c_str()); };
+
+  // Signals first: a SIGINT while the rules go in must not kill the process before it can remove them.
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);  // a closed stdout ends the run through the write error, rules removed
+
+  std::optional<live::enforcer<Engine>> en;
+  try {
+    en.emplace(eo);
+  } catch (const live::error& e) {
+    std::fprintf(stderr, "strata-classify: %s\n", e.what());
+    return e.code() == live::errc::invalid_argument ? 2 : 1;
+  }
+  std::optional<io::pcap_writer> writer;
+  if (!o.write_file.empty()) {
+    auto w = io::pcap_writer::open(o.write_file, packet::link_type::raw, o.snaplen);
+    if (!w) {
+      std::fprintf(stderr, "strata-classify: %s\n", w.error().what().c_str());
+      return 1;  // the enforcer's destructor removes the rules
+    }
+    writer.emplace(std::move(*w));
+  }
+  std::string user = !o.user.empty() ? o.user : (::geteuid() == 0 ? std::string("nobody") : std::string());
+  if (o.user.empty() && !user.empty() && ::getpwnam(user.c_str()) == nullptr) {
+    std::fprintf(stderr,
+                 "strata-classify: warning: no user %s to drop privileges to; staying root (use --user)\n",
+                 user.c_str());
+    user.clear();
+  }
+  if (!user.empty() && !(user == "root" && ::geteuid() == 0)) {
+    try {
+      live::drop_privileges(user, {CAP_NET_ADMIN});
+    } catch (const live::error& e) {
+      std::fprintf(stderr, "strata-classify: %s\n", e.what());
+      return e.code() == live::errc::invalid_argument ? 2 : 1;
+    }
+  }
+  std::fprintf(stderr, "strata-classify: enforcing policy %.*s on %zu interface%s (NFQUEUE %u, %s)\n",
+               static_cast<int>(names[selected].size()), names[selected].data(), o.interfaces.size(),
+               o.interfaces.size() == 1 ? "" : "s", static_cast<unsigned>(o.queue),
+               o.fail_open ? "fail-open" : "fail-closed");
+
+  std::atomic<bool> finished{false};
+  std::thread signals([&] {
+    std::chrono::steady_clock::time_point first{};
+    bool seen = false;
+    while (!finished.load()) {
+      timespec t{0, 100'000'000};
+      const int sig = sigtimedwait(&set, nullptr, &t);
+      if (sig <= 0) continue;
+      const auto now = std::chrono::steady_clock::now();
+      if (seen && now - first > std::chrono::seconds(1)) {
+        en->remove_rules();  // a second signal gives up at once, but never leaves the rules behind
+        _exit(128 + sig);
+      }
+      if (!seen) first = now;
+      seen = true;
+      en->request_stop();
+    }
+  });
+
+  const bool text = o.format == "text";
+  const bool flush_each = o.line_buffered || isatty(STDOUT_FILENO);
+  std::string line;
+  line.reserve(4096);
+  bool write_failed = false;
+  try {
+    en->run([&](const live::output& out) {
+      if (!o.quiet) {
+        line.clear();
+        if (text)
+          io::append_text<Engine>(line, out.rec);
+        else
+          io::append_json<Engine>(line, out.rec);
+        line += '\n';
+        if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() ||
+            (flush_each && std::fflush(stdout) != 0))
+          en->request_stop();  // stdout is gone (a closed pipe): end cleanly
+      }
+      if (writer && (o.write_all || out.rec.blocked()))
+        if (!writer->write(out.frame)) write_failed = true;
+    });
+  } catch (const std::exception& e) {
+    en->remove_rules();
+    finished.store(true);
+    signals.join();
+    std::fprintf(stderr, "strata-classify: %s\n", e.what());
+    return 1;
+  }
+  en->remove_rules();
+  finished.store(true);
+  signals.join();
+  std::fflush(stdout);
+  if (writer && !writer->close()) write_failed = true;
+
+  if (o.summary) {
+    print_summary(stderr, en->engine(), names, selected);
+    const auto& st = en->stats();
+    std::fprintf(
+        stderr,
+        "enforce: %llu packets queued, %llu accepted, %llu dropped; kernel: %llu dropped (queue full), "
+        "%llu dropped (socket full); %llu verdicts not sent\n",
+        static_cast<unsigned long long>(st.packets), static_cast<unsigned long long>(st.accepted),
+        static_cast<unsigned long long>(st.dropped), static_cast<unsigned long long>(st.queue_dropped),
+        static_cast<unsigned long long>(st.user_dropped), static_cast<unsigned long long>(st.verdict_errors));
+  }
+  if (write_failed) {
+    std::fprintf(stderr, "strata-classify: %s: write error\n", o.write_file.c_str());
+    return 1;
+  }
+  if (!en->end_reason().empty()) return 1;
+  return 0;
+}
+#endif
+
 /// The live path of `main` (see the top of this file).
 template <class Engine>
 int run_live(const options& o, const std::vector<port_hint>& hints, std::span<const std::string_view> names,
              std::size_t selected) {
+  if (o.enforce) {
+#if defined(STRATA_HAVE_ENFORCE)
+    return run_enforce<Engine>(o, hints, names, selected);
+#else
+    std::fprintf(stderr,
+                 "strata-classify: --enforce: built without enforcing mode (needs libnetfilter_queue)\n");
+    return 2;
+#endif
+  }
   live::session_options so;
   so.capture.interfaces = o.interfaces;
   so.capture.promiscuous = o.promiscuous;
