@@ -577,6 +577,14 @@ constexpr dset condition_set(const space& sp, int s, const condition_value& c, b
     if (d.mode == dmode::interval) d.iv.push_back({lo, hi});
     else interval_to_cubes(lo.lo, hi.lo, ~mx.lo, d.cb);
   };
+  if (is_set_match(c.match)) {  // a run-time set: its contents are unknown at compile time
+    exact = false;
+    if (d.mode == dmode::text)
+      d.cofinite = true;
+    else
+      add_interval({}, mx);
+    return d;
+  }
   if (d.mode == dmode::text) {
     if (c.match == match_type::equal) d.tx.push_back(c.text);
     else if (c.match == match_type::not_equal) d.cofinite = true, d.tx.push_back(c.text);

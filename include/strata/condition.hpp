@@ -5,6 +5,7 @@
 
 #include <strata/address.hpp>
 #include <strata/field.hpp>
+#include <strata/set_data.hpp>
 
 #include <array>
 #include <concepts>
@@ -28,13 +29,15 @@ enum class match_type : std::uint8_t {
   not_equal = 10,
   prefix = 11,      ///< strings: the value *ends with* the operand (WFP's misleading name)
   not_prefix = 12,  ///< strings: the value does not end with the operand
+  in_set = 13,      ///< extension: the value is in a named run-time set (strata/sets.hpp)
+  not_in_set = 14,  ///< extension: the value is not in it
 };
 
 constexpr std::string_view name(match_type m) {
-  constexpr std::array<std::string_view, 13> names{
+  constexpr std::array<std::string_view, 15> names{
       "equal",          "greater",     "less",       "greater_or_equal", "less_or_equal",
       "range",          "flags_all_set", "flags_any_set", "flags_none_set", "equal_case_insensitive",
-      "not_equal",      "prefix",      "not_prefix"};
+      "not_equal",      "prefix",      "not_prefix", "in_set",           "not_in_set"};
   return names[static_cast<std::size_t>(m)];
 }
 
@@ -51,6 +54,23 @@ struct condition_value {
 };
 
 /// An inclusive range operand: `local_port == range(49152, 65535)`.
+/// A named run-time set, as a condition operand: `remote_address.in(address_set<"blocklist">)`,
+/// `local_port.in(port_set<"admin-ports">)` (nft: `ip saddr @blocklist`). The name and the kind are
+/// compile-time; the contents are loaded into the engine at run time (strata/sets.hpp). In a
+/// condition_value: `text` is the name, `high.lo` the kind, `low.lo` the set's index in its policy and
+/// `fam` the family of the filter's layer (both set by `policy()`).
+template <detail::fixed_string Name, set_kind K>
+struct named_set {
+  static constexpr detail::fixed_string name = Name;
+  static constexpr set_kind kind = K;
+};
+template <detail::fixed_string Name>
+inline constexpr named_set<Name, set_kind::address> address_set{};
+template <detail::fixed_string Name>
+inline constexpr named_set<Name, set_kind::port> port_set{};
+
+constexpr bool is_set_match(match_type m) { return m == match_type::in_set || m == match_type::not_in_set; }
+
 template <class T>
 struct range_operand {
   T low, high;
@@ -179,6 +199,25 @@ struct field_ref {
     return detail::make_condition<F>(match_type::range, r.low.addr, r.high.addr, r.low.fam);
   }
 
+  // Run-time sets: an address field takes an address set, an integer field (ports, ICMP type/code) a
+  // port set.
+  template <detail::fixed_string Name, set_kind K>
+  constexpr condition<F> in(named_set<Name, K>) const {
+    static_assert(kind != value_kind::text, "a run-time set holds addresses or ports, not strings");
+    static_assert((kind == value_kind::address) == (K == set_kind::address),
+                  "an address field takes an address_set<\"name\">, a port field a port_set<\"name\">");
+    condition<F> c =
+        detail::make_condition<F>(match_type::in_set, {}, detail::int_value(static_cast<std::uint64_t>(K)));
+    c.alternatives[0].text = named_set<Name, K>::name.view();
+    return c;
+  }
+  template <detail::fixed_string Name, set_kind K>
+  constexpr condition<F> not_in(named_set<Name, K> s) const {
+    condition<F> c = in(s);
+    c.alternatives[0].match = match_type::not_in_set;
+    return c;
+  }
+
   // String fields.
   friend constexpr condition<F> operator==(field_ref, std::string_view s)
     requires(kind == value_kind::text)
@@ -279,8 +318,14 @@ constexpr bool test_text(const condition_value& c, std::string_view v) {
     default: return false;
   }
 }
+/// A set condition. Without sets (`v.sets` null, as in constant evaluation) every set is empty.
+constexpr bool test_set(const condition_value& c, const incoming_values& v) {
+  const bool in = v.sets != nullptr && detail::set_member(v.sets[c.low.lo], c.field, c.fam, v);
+  return c.match == match_type::in_set ? in : !in;
+}
 /// Generic (run-time field) form.
 constexpr bool test(const condition_value& c, const incoming_values& v) {
+  if (is_set_match(c.match)) return test_set(c, v);
   switch (kind(c.field)) {
     case value_kind::integer: return test_integer(c, integer_value(c.field, v));
     case value_kind::address: return test_address(c, address_value(c.field, v));

@@ -17,6 +17,7 @@
 #include <strata/packet/parse.hpp>
 #include <strata/pipeline.hpp>
 #include <strata/record.hpp>
+#include <strata/sets.hpp>
 
 #include <array>
 #include <chrono>
@@ -142,6 +143,7 @@ class basic_engine {
     rec.flow.src = local;
     rec.flow.src_port = local_port;
     rec.flow.has_ports = true;
+    sets_.pick_up(flows_, active_);
     incoming_values v;
     v.local_address = local;
     v.local_port = local_port;
@@ -160,6 +162,23 @@ class basic_engine {
   }
   std::size_t selected() const { return active_; }
 
+  /// The run-time sets the policies name, with their kinds (strata/sets.hpp). A set never loaded is empty.
+  using sets_type = detail::engine_sets<Policies...>;
+  static constexpr std::span<const set_info> sets() { return sets_type::list(); }
+  /// `set<"blocklist">().replace({...})`: the set's handle, typed by its kind (any thread may replace;
+  /// this engine picks the new contents up before its next frame and reauthorizes the flows they affect).
+  template <detail::fixed_string Name>
+  auto set() {
+    constexpr int i = sets_type::find(Name.view());
+    static_assert(i >= 0, "strata::engine::set<Name>(): no policy of this engine names a run-time set Name");
+    return sets_.template handle<sets_type::list()[static_cast<std::size_t>(i < 0 ? 0 : i)].kind>(
+        static_cast<std::size_t>(i));
+  }
+  /// The same by run-time name (the CLI's --set): false when no policy names it or `d` holds the other kind.
+  bool replace_set(std::string_view name, std::shared_ptr<const set_data> d) {
+    return sets_.publish(name, std::move(d));
+  }
+
   /// Classifies one frame.
   record classify(const io::frame& f) {
     record rec;
@@ -167,6 +186,7 @@ class basic_engine {
     rec.policy = static_cast<std::uint8_t>(active_);
     ++counters_.frames;
     now_ = f.time.time_since_epoch().count();
+    sets_.pick_up(flows_, active_);  // newly replaced run-time sets, if any (one load)
     packet::parsed p = packet::parse(f.data, config_.link, f.wire_length);
     if (p.link.ifindex == 0) p.link.ifindex = f.ifindex;  // live sources know the interface
     if (p.is_malformed()) {
@@ -308,6 +328,15 @@ class basic_engine {
 
   /// Runs one path with the policy in force and merges its outcome into the record.
   path_result run(path_key key, const incoming_values& v, record& rec) {
+    if constexpr (sets_type::count > 0) {  // the policy's run-time sets travel with the values
+      incoming_values w = v;
+      w.sets = sets_.view(active_);
+      return run_with(key, w, rec);
+    } else {
+      return run_with(key, v, rec);
+    }
+  }
+  path_result run_with(path_key key, const incoming_values& v, record& rec) {
     path_result r;
     if constexpr (Tracing) {
       r = runners[active_](key, v, rec.steps);  // appends: loopback runs twice
@@ -704,7 +733,8 @@ class basic_engine {
   listener_hook listener_hook_ = nullptr;
   void* listener_context_ = nullptr;
   std::size_t active_ = 0;
-  std::uint32_t epoch_ = 1;
+  std::uint32_t epoch_ = 1;  // starts at 1: a run-time set replacement marks a flow with 0 (sets.hpp)
+  sets_type sets_{};
   std::int64_t now_ = 0;
   engine_counters counters_{};
   std::array<std::vector<std::uint64_t>, policy_count> filter_hits_{};

@@ -192,6 +192,8 @@ inline constexpr std::uint8_t udp = 17;
 inline constexpr std::uint8_t icmpv6 = 58;
 }  // namespace proto
 
+class set_data;  // strata/set_data.hpp
+
 /// The values a packet presents to the filters of a layer (WFP's FWPS_INCOMING_VALUES0). A layer
 /// only lets filters test the fields it offers; the others are simply not read. Fields unknown to an
 /// observer (application ids offline, profile ids) stay empty, as WFP's FWP_EMPTY.
@@ -226,6 +228,9 @@ struct incoming_values {
   std::string_view app_id{};
   std::string_view user_id{};
   std::string_view peer_name{};
+  /// The run-time sets of the policy being run, by the policy's set index (strata/sets.hpp); null:
+  /// every set is empty.
+  const set_data* const* sets = nullptr;
 };
 
 /// Reads an integer field. At forward layers source/destination are the packet's; strata keeps

@@ -187,7 +187,9 @@ struct compiled {
   template <std::size_t C>
   [[gnu::always_inline]] static constexpr bool test_condition(const incoming_values& v) {
     constexpr condition_value c = P.conditions[C];
-    if constexpr (kind(c.field) == value_kind::integer) {
+    if constexpr (is_set_match(c.match)) {
+      return test_set(c, v);  // a run-time set: the engine passes its snapshots in `v.sets`
+    } else if constexpr (kind(c.field) == value_kind::integer) {
       const std::uint64_t x = integer_value<c.field>(v);
       if constexpr (c.match == match_type::equal)
         return x == c.low.lo;

@@ -37,6 +37,8 @@ struct policy_value {
   std::array<std::uint16_t, NF> order{};
   std::array<std::uint16_t, layer_count + 1> layer_begin{};
   action default_action = action::permit;
+  /// Distinct run-time sets the conditions name (condition.hpp `named_set`), numbered in order of use.
+  std::size_t set_count = 0;
 
   constexpr std::span<const std::uint16_t> evaluation_order(layer_id l) const {
     const auto i = static_cast<std::size_t>(l);
@@ -147,6 +149,27 @@ constexpr void report_duplicate(std::string_view duplicate) {
   }
 }
 
+/// Numbers the run-time sets (a condition's `low.lo`, first use first) and gives each set condition
+/// the family of its filter's layer (an IPv4 value and an IPv6 one may be equal as 128-bit numbers).
+template <class P>
+constexpr void number_sets(P& p) {
+  for (const auto& f : p.filters) {
+    for (std::size_t i = f.first_condition; i < std::size_t{f.first_condition} + f.condition_count; ++i) {
+      condition_value& c = p.conditions[i];
+      if (!is_set_match(c.match)) continue;
+      c.fam = layer_family(f.layer);
+      std::size_t index = p.set_count;
+      for (std::size_t j = 0; j < i; ++j)
+        if (is_set_match(p.conditions[j].match) && p.conditions[j].text == c.text) {
+          index = static_cast<std::size_t>(p.conditions[j].low.lo);
+          break;
+        }
+      if (index == p.set_count) ++p.set_count;
+      c.low.lo = index;
+    }
+  }
+}
+
 template <class P>
 constexpr void compute_order(P& p) {
   // Sublayers: highest weight first; ties keep their declaration order (stable).
@@ -214,6 +237,7 @@ consteval auto policy(Args... args) {
       }
     }
   }
+  detail::number_sets(p);
   detail::compute_order(p);
   return p;
 }

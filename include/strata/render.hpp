@@ -239,6 +239,10 @@ inline std::string_view operator_text(match_type m) {
       return "prefix";
     case match_type::not_prefix:
       return "not_prefix";
+    case match_type::in_set:
+      return "in";
+    case match_type::not_in_set:
+      return "not_in";
   }
   return "?";
 }
@@ -255,6 +259,11 @@ inline std::string to_string(const condition_value& c, layer_id at = layer_id::n
   out += ' ';
   out += r::operator_text(c.match);
   out += ' ';
+  if (is_set_match(c.match)) {  // nft's spelling of a named set
+    out += '@';
+    out += c.text;
+    return out;
+  }
   switch (kind(c.field)) {
     case value_kind::integer:
       if (c.match == match_type::range) {
