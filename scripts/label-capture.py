@@ -109,6 +109,7 @@ class Pkt:
         self.frag = None       # (ident, offset, more)
         self.l4 = None         # bytes of the transport header+payload (unfragmented or first fragment)
         self.frag_len = 0
+        self.frag_body = b""   # a fragment's data (for rebuilding a datagram whose first fragment is short)
         self.arp = None        # (op, sender ip, target ip)
         self.sport = self.dport = None
         self.flags = 0
@@ -155,6 +156,7 @@ def parse_l3(p, fam, b):
         proto = nh
     p.proto = PROTO.get(proto, f"ip{proto}")
     p.frag_len = len(body)
+    p.frag_body = body
     if p.frag and p.frag[1] != 0:
         return True            # no transport header in a later fragment
     p.l4 = body
@@ -253,10 +255,35 @@ class Labeller:
             if p.quoted and p.icmp and ((p.proto == "icmp" and p.icmp[0] == 3 and p.icmp[1] == 3)
                                         or (p.proto == "icmp6" and p.icmp[0] == 1 and p.icmp[1] == 4)):
                 refused.add(p.quoted)
+        # Datagrams by fragment key, for a first fragment too short to hold its transport header: the
+        # datagram is what the sender classified (traversal.md §5), so it is labelled from its bytes.
+        self.parts = {}
+        for p in pkts:
+            if p.frag and p.l3 in (4, 6):
+                self.parts.setdefault((p.l3, p.src, p.dst, p.proto, p.frag[0]), []).append(p)
         rows = []
         for n, p in enumerate(pkts, 1):
             rows.append(self.label_one(n, p, refused))
         return rows
+
+    def whole(self, fkey, first):
+        """The first fragment `first` with the whole datagram's transport bytes, when the capture holds
+        every fragment of it without gaps; None otherwise."""
+        data, end = b"", None
+        for q in sorted(self.parts.get(fkey, []), key=lambda q: q.frag[1]):
+            if q.frag[1] > len(data):
+                return None
+            data = data[:q.frag[1]] + q.frag_body if q.frag[1] + len(q.frag_body) > len(data) else data
+            if not q.frag[2]:
+                end = q.frag[1] + len(q.frag_body)
+                break
+        if end is None or len(data) < end:
+            return None
+        w = Pkt()
+        w.__dict__.update(first.__dict__)
+        w.l4, w.sport, w.dport, w.flags, w.paylen, w.icmp, w.quoted = data[:end], None, None, 0, 0, None, None
+        parse_l4(w)
+        return w
 
     def label_one(self, n, p, refused):
         r = dict(frame=n, dir="-", fam="-", proto="-", kind="?", flow="-", new="-", listener="-", bind="-", frag="-",
@@ -278,6 +305,8 @@ class Labeller:
             r["len"] = p.frag_len
             fkey = (p.l3, p.src, p.dst, p.proto, ident)
             if off == 0:
+                if p.sport is None and p.icmp is None:  # the transport header is cut: the datagram's
+                    p = self.whole(fkey, p) or p
                 sub = self.label_transport(dict(r), p, refused)
                 self.frags[fkey] = sub
             sub = self.frags.get(fkey)

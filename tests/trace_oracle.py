@@ -15,9 +15,10 @@ record with the expectation; on a mismatch it prints the frame, its label row, t
 actual record, and exits 1. `shared` does the same for every capture in SHARED/captures, which the
 project has never seen: each is labelled from its bytes by scripts/label-capture.py (never by strata)
 for one or two observed hosts (the destination of the first SYN; the source of the first IP packet) and
-checked under every policy; captures the labeller or the oracle cannot describe (loopback, a TCP header
-split across fragments) are skipped with the reason, and frames the spec leaves open (IPv6 atomic
-fragments) are listed and not compared.
+checked under every policy; captures the labeller or the oracle cannot describe (loopback) are skipped
+with the reason, and frames the spec leaves open (IPv6 atomic fragments) are listed and not compared. A
+first fragment too short for its transport header is labelled from the datagram its fragments rebuild
+(suricata-verify's bug-6887 capture: an outbound TCP SYN cut after 8 bytes).
 
 Nothing here comes from strata's engine (include/strata/engine.hpp): the layer rows are §4's tables, the
 flow model is §2's, the policies are examples/policies.hpp's filters re-stated as data, and their

@@ -56,10 +56,11 @@ inline std::optional<port_hint> parse_port_hint(std::string_view text, bool list
 }
 
 /// The offline listener inference's pre-pass (traversal.md §3): reads a capture once and keeps the
-/// host's "nobody listens here" answers. `limit` bounds the frames read (0: all).
+/// host's "nobody listens here" answers, and the outbound datagrams whose first fragment cuts the
+/// transport header (§5). `limit` bounds the frames read (0: all).
 inline void scan_answers(io::pcap_reader& reader, const host& h, flow::answer_index& answers, std::uint64_t limit = 0) {
   for (const io::frame& f : reader) {
-    answers.add(packet::parse(f, reader.link_type()), h, f.index, f.time.time_since_epoch().count());
+    answers.add(packet::parse(f, reader.link_type()), f.data, h, f.index, f.time.time_since_epoch().count());
     if (limit && f.index >= limit) break;
   }
 }

@@ -547,12 +547,11 @@ class basic_engine {
 
   // ---- outbound ----------------------------------------------------------------------------
 
-  void classify_outbound(const packet::parsed& p, record& rec, std::uint32_t flags) {
+  void classify_outbound(const packet::parsed& frag, record& rec, std::uint32_t flags) {
     // Outbound packets are classified before fragmentation: the first fragment carries the
     // datagram's steps, later ones share its verdict (§5).
-    const std::uint64_t frag_hash =
-        p.frag.is_fragment() ? flow::endpoint_pair_hash(p.fam, p.protocol, p.src, 0, p.dst, 0) ^ p.frag.id : 0;
-    if (p.frag.is_later()) {
+    const std::uint64_t frag_hash = frag.frag.is_fragment() ? flow::answer_index::fragment_key(frag) : 0;
+    if (frag.frag.is_later()) {
       if (auto* fv = fragment_verdicts_.find(frag_hash)) {
         rec.verdict = fv->verdict;
         rec.filter = fv->filter;
@@ -560,6 +559,18 @@ class basic_engine {
       }
       return;
     }
+    // A first fragment too short for the transport header: the datagram's steps need that header, which
+    // the pre-pass rebuilt from the later fragments (flow/answers.hpp). Without it (live), the fragment
+    // is classified on what it holds.
+    if (frag.l4 == packet::l4_kind::fragment) {
+      packet::parsed whole;
+      if (rebuilt_datagram(frag, rec, whole)) return classify_outbound_datagram(whole, rec, flags, frag_hash);
+    }
+    classify_outbound_datagram(frag, rec, flags, frag_hash);
+  }
+
+  void classify_outbound_datagram(const packet::parsed& p, record& rec, std::uint32_t flags,
+                                  std::uint64_t frag_hash) {
     const incoming_values v = values_of(p, false, flags);
     if (p.is_icmp_error()) {
       outbound_icmp_error(p, v, rec);
@@ -571,6 +582,18 @@ class basic_engine {
         outbound_datagram(p, k, v, rec);
     }
     if (frag_hash) fragment_verdicts_.push({frag_hash, rec.verdict, rec.filter, rec.policy});
+  }
+
+  /// The whole outbound datagram of the first fragment `frag` as the pre-pass rebuilt it, parsed into
+  /// `whole` (the frame's link fields kept); false when there is none or it does not parse.
+  bool rebuilt_datagram(const packet::parsed& frag, record& rec, packet::parsed& whole) {
+    const flow::datagram_head* d = answers_ ? answers_->outbound_datagram(rec.frame) : nullptr;
+    if (!d) return false;
+    whole = packet::parse(d->head(), packet::link_type::raw, d->length);
+    if (!whole.ok() || whole.fam != frag.fam || whole.src != frag.src || whole.dst != frag.dst) return false;
+    whole.link = frag.link;
+    rec.flow = label_of(whole);  // the datagram's ports, now that they are known
+    return true;
   }
 
   /// A stack answer whose trigger a discard-layer filter blocked: no steps, block, suppressed (§7).
