@@ -2,6 +2,8 @@
 //   observe  no filters: the pure traversal of every packet
 //   stealth  the seeds' port-scan prevention: a SYN or datagram to a closed port gets no answer
 //   server   a realistic host: inbound accepted only on a few ports, outbound permitted
+//   blocklist  run-time sets: traffic with the addresses in set "blocklist" and inbound connections to
+//            the ports in set "blocked-ports" are blocked (strata-classify --set blocklist=FILE)
 #pragma once
 
 #include <strata/strata.hpp>
@@ -48,5 +50,23 @@ inline constexpr auto server = policy(
                                                      ip_protocol == proto::icmpv6),
     filter<"default-deny-v4", layer::ale_auth_recv_accept_v4>(base, weight(0), action::block),
     filter<"default-deny-v6", layer::ale_auth_recv_accept_v6>(base, weight(0), action::block));
+
+// Run-time sets (strata/sets.hpp): the contents come from files at run time (--set NAME=FILE; -i
+// reloads them on SIGHUP), and a replacement reauthorizes the flows it affects. Unloaded, a set is
+// empty and this policy permits everything.
+inline constexpr sublayer blocklist_sublayer{"blocklist", 0x8000};
+inline constexpr auto blocklist =
+    policy(filter<"blocklist-in-v4", layer::ale_auth_recv_accept_v4>(
+               blocklist_sublayer, action::block, remote_address.in(address_set<"blocklist">)),
+           filter<"blocklist-in-v6", layer::ale_auth_recv_accept_v6>(
+               blocklist_sublayer, action::block, remote_address.in(address_set<"blocklist">)),
+           filter<"blocklist-out-v4", layer::ale_auth_connect_v4>(
+               blocklist_sublayer, action::block, remote_address.in(address_set<"blocklist">)),
+           filter<"blocklist-out-v6", layer::ale_auth_connect_v6>(
+               blocklist_sublayer, action::block, remote_address.in(address_set<"blocklist">)),
+           filter<"blocked-port-v4", layer::ale_auth_recv_accept_v4>(
+               blocklist_sublayer, action::block, local_port.in(port_set<"blocked-ports">)),
+           filter<"blocked-port-v6", layer::ale_auth_recv_accept_v6>(
+               blocklist_sublayer, action::block, local_port.in(port_set<"blocked-ports">)));
 
 }  // namespace policies

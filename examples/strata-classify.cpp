@@ -1,4 +1,4 @@
-// strata-classify: classifies a capture with a compiled-in policy (observe, stealth or server) and
+// strata-classify: classifies a capture with a compiled-in policy (observe, stealth, server or blocklist) and
 // prints each frame's traversal of the WFP layers. See `strata-classify --help`.
 // strata-needs: pcap
 #include "policies.hpp"
@@ -6,6 +6,6 @@
 #include <strata/cli.hpp>
 
 int main(int argc, char** argv) {
-  return strata::cli::main<policies::observe, policies::stealth, policies::server>(argc, argv,
-                                                                                   {"observe", "stealth", "server"});
+  return strata::cli::main<policies::observe, policies::stealth, policies::server, policies::blocklist>(
+      argc, argv, {"observe", "stealth", "server", "blocklist"});
 }

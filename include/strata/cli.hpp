@@ -99,7 +99,59 @@ struct options {
   std::string analyze_format = "text";
   bool coverage = false;              // after the capture: the filters that never decided a packet, on stdout
   std::string coverage_format = "text";
+  // Run-time sets (strata/sets.hpp): "NAME=FILE", loaded before the capture; -i reloads them on SIGHUP.
+  std::vector<std::string> sets;
 };
+
+/// One --set NAME=FILE, resolved against the engine's sets.
+struct set_source {
+  std::string name, file;
+  set_kind kind = set_kind::address;
+  std::shared_ptr<const set_data> data;  // filled by load_sets
+};
+
+/// Resolves every --set NAME=FILE against the sets `Engine`'s policies name. Returns 0, or 2 (usage)
+/// after printing the error.
+template <class Engine>
+int parse_sets(const std::vector<std::string>& specs, std::vector<set_source>& out) {
+  std::string known;
+  for (const set_info& i : Engine::sets())
+    known += (known.empty() ? "" : ", ") + std::string(i.name) + " (" + std::string(name(i.kind)) + ")";
+  if (known.empty()) known = "none";
+  for (const std::string& spec : specs) {
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+      std::fprintf(stderr, "strata-classify: --set %s: expected NAME=FILE\n", spec.c_str());
+      return 2;
+    }
+    set_source s;
+    s.name = spec.substr(0, eq);
+    s.file = spec.substr(eq + 1);
+    const int i = Engine::sets_type::find(s.name);
+    if (i < 0) {
+      std::fprintf(stderr, "strata-classify: --set %s: no compiled-in policy names a set %s (sets: %s)\n",
+                   spec.c_str(), s.name.c_str(), known.c_str());
+      return 2;
+    }
+    s.kind = Engine::sets()[static_cast<std::size_t>(i)].kind;
+    out.push_back(std::move(s));
+  }
+  return 0;
+}
+
+/// Reads every set file. Returns 0, 1 (a file could not be read) or 2 (a bad line: FILE:LINE), the
+/// error printed after `context`.
+inline int load_sets(std::vector<set_source>& sets, const char* context = "--set") {
+  for (set_source& s : sets) {
+    set_file_result r = load_set_file(s.file, s.kind);
+    if (!r) {
+      std::fprintf(stderr, "strata-classify: %s %s: %s\n", context, s.name.c_str(), r.error.c_str());
+      return r.io ? 1 : 2;
+    }
+    s.data = std::move(r.data);
+  }
+  return 0;
+}
 
 namespace detail {
 
@@ -270,6 +322,9 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
   app.add_flag("--coverage", o.coverage, "after the capture, print the filters that never decided a packet (stdout)");
   app.add_option("--coverage-format", o.coverage_format, "format of --coverage")
       ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--set", o.sets,
+                 "NAME=FILE: the contents of run-time set NAME (one address/prefix or port/range a "
+                 "line, # comments; repeatable; a set not loaded is empty; -i: reloaded on SIGHUP)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -334,6 +389,8 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
     }
     switches.emplace_back(frame, *target);
   }
+  std::vector<set_source> sets;
+  if (const int rc = parse_sets<engine_type>(o.sets, sets)) return rc;
   if (o.analyze) {  // the selected policy's anomaly report (strata/analysis.hpp), then done
     std::string report;
     engine_type::with_policy(selected, [&](const auto& p) {
@@ -375,9 +432,11 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
   engine_config config;
   config.flow_capacity = o.flow_capacity;
   config.link = reader->link_type();
+  if (const int rc = load_sets(sets)) return rc;
   auto e = std::make_unique<engine_type>(h, config);
   e->select(selected);
   e->use_answers(&answers);
+  for (const set_source& s : sets) e->replace_set(s.name, s.data);
 
   std::optional<io::pcap_writer> writer;
   if (!o.write_file.empty()) {

@@ -20,6 +20,9 @@ Groups (each one CTest test, cli.<group>):
   coverage   --coverage (text and --coverage-format json) after the capture: the filters whose decisions stay 0
              are exactly those never named as a step's deciding filter in the records; with --switch, both
              policies in force are listed
+  sets       --set NAME=FILE with the example policy blocklist: the set filters decide exactly the ALE
+             authorization steps whose remote address / local port is in the file's set; no --set: empty sets;
+             a spec without =, an unknown name and a bad line exit 2 (FILE:LINE), a missing file exits 1
   captures   every capture in SHARED/captures (skipped when absent): exit 0, one valid §10 record per frame
              (frames counted by this script's own pcap/pcapng reader, and by tcpdump when installed),
              malformed frames carry `error`
@@ -592,9 +595,92 @@ def group_coverage(r):
        "--coverage with --switch: both policies in force", out[:300])
 
 
+def flow_ends(rec):
+    """(local address, local port, remote address) of a record's flow, from its `flow` and `dir` (§10)."""
+    flow, d = rec.get("flow"), rec.get("dir")
+    if not flow or d not in ("in", "out", "loop"):
+        return None
+    try:
+        _, src, _, dst = flow.split(" ")[:4]
+    except ValueError:
+        return None
+
+    def split(ep):
+        if ep.startswith("["):
+            a, _, port = ep[1:].partition("]:")
+            return a, int(port) if port else None
+        a, _, port = ep.rpartition(":") if ep.count(":") == 1 else (ep, "", "")
+        return a, int(port) if port.isdigit() else None
+
+    (sa, sp), (da, dp) = split(src), split(dst)
+    return (da, dp, sa) if d == "in" else (sa, sp, da)
+
+
+def group_sets(r):
+    """--set NAME=FILE with the example policy `blocklist`: its filters block at ALE_AUTH_RECV_ACCEPT and
+    ALE_AUTH_CONNECT exactly the flows whose remote address (blocklist) or local port (blocked-ports) is in
+    the set loaded from the file; an unloaded set is empty; bad specs and files fail as documented."""
+    blocked_addr = ipaddress.ip_network("10.99.1.1/32")
+    blocked_ports = {8080, 5354}
+    addr_file = os.path.join(r.tmp, "blocklist.txt")
+    with open(addr_file, "w") as f:
+        f.write("# the client, IPv4 only\n10.99.1.1\n\n192.0.2.0/24   # unused\n")
+    port_file = os.path.join(r.tmp, "ports.txt")
+    with open(port_file, "w") as f:
+        f.write("8080\n5354\n")
+
+    ale = ("ALE_AUTH_RECV_ACCEPT_V4", "ALE_AUTH_RECV_ACCEPT_V6", "ALE_AUTH_CONNECT_V4", "ALE_AUTH_CONNECT_V6")
+    rc, out, err = r.run(*r.demo_args("--policy", "blocklist"))
+    recs = r.records(out)
+    ok(rc == 0 and len(recs) == 158, "no --set: exit 0, 158 records", f"exit {rc}, {len(recs)}; {err.strip()}")
+    ok(not any(s.get("filter") for rec in recs for s in rec.get("steps", [])),
+       "no --set: the sets are empty, no filter decides")
+
+    rc, out, err = r.run(*r.demo_args("--policy", "blocklist", "--set", f"blocklist={addr_file}",
+                                      "--set", f"blocked-ports={port_file}"))
+    recs = r.records(out)
+    ok(rc == 0 and len(recs) == 158, "--set: exit 0, 158 records", f"exit {rc}, {len(recs)}; {err.strip()}")
+    checked = wrong = 0
+    details = []
+    for rec in recs:
+        ends = flow_ends(rec)
+        for s in rec.get("steps", []):
+            if s["layer"] not in ale or ends is None:
+                continue
+            local, lport, remote = ends
+            in_addr = ipaddress.ip_address(remote) in blocked_addr if ":" not in remote else False
+            in_port = s["layer"].startswith("ALE_AUTH_RECV_ACCEPT") and lport in blocked_ports
+            want = ("blocklist-in" if s["layer"].startswith("ALE_AUTH_RECV") else "blocklist-out") if in_addr else (
+                "blocked-port" if in_port else None)
+            got = s.get("filter")
+            checked += 1
+            if (want is None) != (got is None) or (want and not got.startswith(want)) or \
+                    (want and s.get("action") != "block"):
+                wrong += 1
+                details.append(f"frame {rec['frame']} {s['layer']}: want {want}, got {got}")
+    ok(checked > 0 and wrong == 0, f"--set: every ALE authorization step decided by a set filter iff its tuple is in "
+       f"the set ({checked} steps)", "; ".join(details[:5]))
+    ok(any(s.get("filter", "").startswith("blocklist-") for rec in recs for s in rec.get("steps", [])) and
+       any(s.get("filter", "").startswith("blocked-port") for rec in recs for s in rec.get("steps", [])),
+       "--set: both sets block something in the demo capture")
+
+    bad = os.path.join(r.tmp, "bad.txt")
+    with open(bad, "w") as f:
+        f.write("10.0.0.1\n# fine\n10.0.0.256\n")
+    expect_usage_error(r, "--set without =", r.demo_args("--policy", "blocklist", "--set", "blocklist"), "NAME=FILE")
+    expect_usage_error(r, "--set unknown name", r.demo_args("--set", f"nope={addr_file}"), "blocked-ports (port)")
+    expect_usage_error(r, "--set bad line", r.demo_args("--set", f"blocklist={bad}"), f"{bad}:3:")
+    expect_usage_error(r, "--set port file for an address set", r.demo_args("--set", f"blocklist={port_file}"),
+                       f"{port_file}:1:")
+    missing = os.path.join(r.tmp, "missing.txt")
+    rc, out, err = r.run(*r.demo_args("--set", f"blocked-ports={missing}"))
+    ok(rc == 1 and missing in err and out == "", "--set missing file: exit 1 naming the file",
+       f"exit {rc}; {err.strip()}")
+
+
 GROUPS = {"usage": group_usage, "io": group_io, "truncated": group_truncated, "count": group_count,
           "write": group_write, "summary": group_summary, "text": group_text, "captures": group_captures,
-          "analyze": group_analyze, "coverage": group_coverage}
+          "analyze": group_analyze, "coverage": group_coverage, "sets": group_sets}
 
 
 def main():

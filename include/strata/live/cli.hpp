@@ -7,8 +7,9 @@
 // Order of things: open every socket (packet rings, rtnetlink, sock_diag) and the -w file, then drop
 // to an unprivileged user (default `nobody` when run as root; `--user root` keeps root), then start
 // the threads. SIGINT/SIGTERM end the capture cleanly: records already captured are printed, then
-// the summary (a second signal exits at once). Exit status: 0 (ended by a bound or a signal),
-// 1 (cannot open, or a watched interface was removed), 2 (usage).
+// the summary (a second signal exits at once). With --set NAME=FILE, SIGHUP reloads the set files
+// (strata/sets.hpp: each worker picks the new sets up before its next frame). Exit status: 0 (ended by a
+// bound or a signal), 1 (cannot open, or a watched interface was removed), 2 (usage).
 #pragma once
 
 #include <strata/cli.hpp>
@@ -213,6 +214,10 @@ template <class Engine>
 int run_live(const options& o, const std::vector<port_hint>& hints, std::span<const std::string_view> names,
              std::size_t selected) {
   if (o.enforce) {
+    if (!o.sets.empty()) {  // the enforcer's engine is not reachable from here yet
+      std::fprintf(stderr, "strata-classify: --set is not available with --enforce yet\n");
+      return 2;
+    }
 #if defined(STRATA_HAVE_ENFORCE)
     return run_enforce<Engine>(o, hints, names, selected);
 #else
@@ -237,6 +242,10 @@ int run_live(const options& o, const std::vector<port_hint>& hints, std::span<co
   so.keep_frames = !o.write_file.empty();
   so.on_status = [](const std::string& s) { std::fprintf(stderr, "strata-classify: %s\n", s.c_str()); };
 
+  std::vector<set_source> sets;  // --set: loaded now, reloaded on SIGHUP
+  if (const int rc = parse_sets<Engine>(o.sets, sets)) return rc;
+  if (const int rc = load_sets(sets)) return rc;
+
   std::optional<live::session<Engine>> s;
   try {
     s.emplace(so);
@@ -244,6 +253,7 @@ int run_live(const options& o, const std::vector<port_hint>& hints, std::span<co
     std::fprintf(stderr, "strata-classify: %s\n", e.what());
     return 1;
   }
+  for (const set_source& st : sets) s->replace_set(st.name, st.data);
   std::optional<io::pcap_writer> writer;
   if (!o.write_file.empty()) {
     auto w = io::pcap_writer::open(o.write_file, s->link_type(), o.snaplen);
@@ -269,12 +279,27 @@ int run_live(const options& o, const std::vector<port_hint>& hints, std::span<co
     }
   }
 
-  // Signals: blocked in every thread, taken by one thread that asks the session to stop.
+  // Signals: blocked in every thread, taken by one thread that asks the session to stop. With --set,
+  // SIGHUP reloads the set files instead (a file that fails keeps every set as it was).
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  if (!sets.empty()) sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  auto reload_sets = [&] {
+    std::vector<set_source> fresh = sets;
+    if (load_sets(fresh, "SIGHUP: --set") != 0) {
+      std::fprintf(stderr, "strata-classify: SIGHUP: the sets in force are kept\n");
+      return;
+    }
+    std::string done;
+    for (const set_source& st : fresh) {
+      s->replace_set(st.name, st.data);
+      done += (done.empty() ? "" : ", ") + st.name + " (" + std::to_string(st.data->size()) + " entries)";
+    }
+    std::fprintf(stderr, "strata-classify: SIGHUP: sets reloaded: %s\n", done.c_str());
+  };
   std::atomic<bool> finished{false};
   std::thread signals([&] {
     std::chrono::steady_clock::time_point first{};
@@ -283,6 +308,10 @@ int run_live(const options& o, const std::vector<port_hint>& hints, std::span<co
       timespec t{0, 100'000'000};
       const int sig = sigtimedwait(&set, nullptr, &t);
       if (sig <= 0) continue;
+      if (sig == SIGHUP) {
+        reload_sets();
+        continue;
+      }
       const auto now = std::chrono::steady_clock::now();
       // A second signal gives up at once; the same signal delivered twice at once (timeout(1) sends it
       // to the command and to its process group) is one request.

@@ -253,6 +253,15 @@ class session {
     flush_events(sink);
   }
 
+  /// Publishes run-time set `name` to every worker's engine (and the socket events' engine). Any thread,
+  /// also while run() runs: each engine picks it up before its next frame (strata/sets.hpp). False when
+  /// no policy names the set or `d` holds the other kind.
+  bool replace_set(std::string_view name, std::shared_ptr<const set_data> d) {
+    bool ok = events_engine_->replace_set(name, d);
+    for (auto& wk : workers_) ok = wk->engine->replace_set(name, d) && ok;
+    return ok;
+  }
+
   /// The workers' engines (for counters; read them after run()).
   std::vector<const Engine*> engines() const {
     std::vector<const Engine*> v;
