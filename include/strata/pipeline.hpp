@@ -364,9 +364,11 @@ struct compiled {
                                       P.layer_begin[static_cast<std::size_t>(L) + 1];
 
  private:
-  template <path_key Key, std::size_t I, class Trace>
-  static constexpr bool run_step(incoming_values& v, std::uint32_t base_flags, path_result& res, Trace& t) {
-    constexpr step s = steps_of(Key)[I];
+  // A step is a template of its layer and flags only, so paths that share a step share its
+  // instantiation (the dispatch table holds every path: this is most of a small policy's compile time).
+  template <step s, class Trace>
+  [[gnu::always_inline]] static constexpr bool run_step(incoming_values& v, std::uint32_t base_flags,
+                                                        path_result& res, Trace& t) {
     v.flags = base_flags | s.flags;
     if constexpr (is_discard(s.layer)) detail::set_discard_reason(v, s.layer, false);
     const layer_result r = evaluate<s.layer>(v);
@@ -387,7 +389,7 @@ struct compiled {
   static constexpr path_result run_steps(incoming_values v, Trace& t, std::index_sequence<I...>) {
     path_result res;
     const std::uint32_t base_flags = v.flags;
-    (run_step<Key, I>(v, base_flags, res, t) && ...);
+    (run_step<steps_of(Key)[I]>(v, base_flags, res, t) && ...);
     return res;
   }
 
