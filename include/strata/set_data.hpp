@@ -105,17 +105,24 @@ class value_set {
 
   bool contains(T v) const noexcept {
     switch (kind_) {
-      case set_lookup::small_array:
-        for (std::size_t i = 0; i < lo_.size(); ++i)
-          if (!(v < lo_[i]) && !(hi_[i] < v)) return true;
-        return false;
+      case set_lookup::small_array: {
+        // Every entry, without an early exit: no branch to mispredict, and the compiler vectorizes it.
+        bool in = false;
+        for (std::size_t i = 0; i < lo_.size(); ++i) in |= !(v < lo_[i]) & !(hi_[i] < v);
+        return in;
+      }
       case set_lookup::hash:
         return hash_contains(v);
       case set_lookup::intervals: {
-        // The last interval that starts at or below v.
-        const auto it = std::upper_bound(lo_.begin(), lo_.end(), v);
-        if (it == lo_.begin()) return false;
-        return !(hi_[static_cast<std::size_t>(it - lo_.begin()) - 1] < v);
+        // The last interval that starts at or below v: a binary search without a data-dependent branch
+        // (a conditional move per level), which a mispredicted branch per level would cost several times.
+        const T* base = lo_.data();
+        for (std::size_t n = lo_.size(); n > 1;) {
+          const std::size_t half = n / 2;
+          base = v < base[half] ? base : base + half;
+          n -= half;
+        }
+        return !(v < *base) && !(hi_[static_cast<std::size_t>(base - lo_.data())] < v);
       }
       default:
         return false;
