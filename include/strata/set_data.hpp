@@ -107,9 +107,10 @@ class value_set {
     switch (kind_) {
       case set_lookup::small_array: {
         // Every entry, without an early exit: no branch to mispredict, and the compiler vectorizes it.
-        bool in = false;
-        for (std::size_t i = 0; i < lo_.size(); ++i) in |= !(v < lo_[i]) & !(hi_[i] < v);
-        return in;
+        unsigned in = 0;
+        for (std::size_t i = 0; i < lo_.size(); ++i)
+          in |= static_cast<unsigned>(!(v < lo_[i])) & static_cast<unsigned>(!(hi_[i] < v));
+        return in != 0;
       }
       case set_lookup::hash:
         return hash_contains(v);
