@@ -4,19 +4,20 @@
 //
 //   strata::live::enforce_options o;
 //   o.interfaces = {"eth0"};
-//   strata::live::enforcer<strata::engine<stealth>> e(o);  // removes a stale table, binds the queue,
+//   strata::live::enforcer<strata::engine<stealth>> e(o);  // binds the queue, removes a stale table,
 //                                                          // installs the rules (throws live::error)
 //   strata::live::drop_privileges("nobody", {CAP_NET_ADMIN});  // verdicts and the removal need it
 //   e.run([](const strata::live::output& out) { ... });   // until a bound or request_stop()
 //   // the destructor removes the rules (also on every error path)
 //
-// The rules live in a table of their own, `strata`, in the ip and ip6 families: chains on the input
-// and output hooks (priority 0) send the packets of each named interface to one queue. Forwarded
-// packets are not queued. They are made and removed through nf_tables netlink messages (libmnl) from
-// this process: no shell, no exec of `nft`, and the removal still works after the privilege drop
-// (CAP_NET_ADMIN kept) and from a signal path. The queue step is the x_tables NFQUEUE target through
-// nft_compat, because kernels built without CONFIG_NFT_QUEUE (like this project's CI kernel) have
-// only that; every Debian kernel has both.
+// The rules live in a table of their own, `strata` (`strata-N` for queue N > 0), in the ip and ip6
+// families: chains on the input and output hooks (priority 0) send the packets of each named
+// interface to one queue. Forwarded packets and other interfaces' packets (loopback) are not queued. They are
+// made and removed through nf_tables netlink messages (libmnl) from this process: no shell, no exec of `nft`,
+// and the removal still works after the privilege drop (CAP_NET_ADMIN kept) and from a signal path. The queue
+// step is the x_tables NFQUEUE target through nft_compat, because kernels built without CONFIG_NFT_QUEUE
+// (like this project's CI kernel) have only that; every Debian kernel has both (`nft list ruleset` shows such
+// rules without their target).
 //
 // When the process dies without removing its rules:
 // * fail-open: the rules carry the NFQUEUE bypass flag (no listener: accept) and the tables are owned
@@ -238,6 +239,76 @@ class nft_rules {
     ::mnl_attr_nest_end(h, elem);
   }
 
+  static void put_data(nlmsghdr* h, std::uint16_t type, const void* data, std::size_t len) {
+    nlattr* d = ::mnl_attr_nest_start(h, type);
+    ::mnl_attr_put(h, NFTA_DATA_VALUE, len, data);
+    ::mnl_attr_nest_end(h, d);
+  }
+  static void put_cmp(nlmsghdr* h, std::uint32_t op, std::uint8_t value) {
+    put_expr(h, "cmp", [&] {
+      ::mnl_attr_put_u32(h, NFTA_CMP_SREG, htonl(NFT_REG_1));
+      ::mnl_attr_put_u32(h, NFTA_CMP_OP, htonl(op));
+      put_data(h, NFTA_CMP_DATA, &value, 1);
+    });
+  }
+  static void put_l4proto_is(nlmsghdr* h, std::uint8_t protocol) {
+    put_expr(h, "meta", [&] {
+      ::mnl_attr_put_u32(h, NFTA_META_KEY, htonl(NFT_META_L4PROTO));
+      ::mnl_attr_put_u32(h, NFTA_META_DREG, htonl(NFT_REG_1));
+    });
+    put_cmp(h, NFT_CMP_EQ, protocol);
+  }
+  static void put_accept(nlmsghdr* h) {
+    put_expr(h, "immediate", [&] {
+      ::mnl_attr_put_u32(h, NFTA_IMMEDIATE_DREG, htonl(NFT_REG_VERDICT));
+      nlattr* d = ::mnl_attr_nest_start(h, NFTA_IMMEDIATE_DATA);
+      nlattr* v = ::mnl_attr_nest_start(h, NFTA_DATA_VERDICT);
+      ::mnl_attr_put_u32(h, NFTA_VERDICT_CODE, htonl(NF_ACCEPT));
+      ::mnl_attr_nest_end(h, v);
+      ::mnl_attr_nest_end(h, d);
+    });
+  }
+
+  // The output chain's first rules: the kernel's own answers (a TCP RST, ICMP and ICMPv6 messages)
+  // are not queued. Seen on this project's kernel (6.18): such a packet, sent from the kernel's
+  // control socket, never reaches the queue and never leaves when the NFQUEUE target takes it, so a
+  // closed port's RST (which a policy like `server` permits) would be lost. Their triggers are
+  // queued and classified, and a trigger blocked at a discard layer is dropped, so a suppressed
+  // answer never exists to be dropped.
+  void put_answer_exemptions(batch& b, std::uint8_t fam) {
+    auto rule = [&] {
+      auto* r = b.message(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK, fam);
+      ::mnl_attr_put_strz(r, NFTA_RULE_TABLE, table_.c_str());
+      ::mnl_attr_put_strz(r, NFTA_RULE_CHAIN, "output");
+      return r;
+    };
+    nlmsghdr* r = rule();  // tcp flags & rst != 0 accept
+    nlattr* exprs = ::mnl_attr_nest_start(r, NFTA_RULE_EXPRESSIONS);
+    put_l4proto_is(r, IPPROTO_TCP);
+    put_expr(r, "payload", [&] {
+      ::mnl_attr_put_u32(r, NFTA_PAYLOAD_DREG, htonl(NFT_REG_1));
+      ::mnl_attr_put_u32(r, NFTA_PAYLOAD_BASE, htonl(NFT_PAYLOAD_TRANSPORT_HEADER));
+      ::mnl_attr_put_u32(r, NFTA_PAYLOAD_OFFSET, htonl(13));  // the TCP flags
+      ::mnl_attr_put_u32(r, NFTA_PAYLOAD_LEN, htonl(1));
+    });
+    put_expr(r, "bitwise", [&] {
+      const std::uint8_t mask = 0x04, zero = 0;
+      ::mnl_attr_put_u32(r, NFTA_BITWISE_SREG, htonl(NFT_REG_1));
+      ::mnl_attr_put_u32(r, NFTA_BITWISE_DREG, htonl(NFT_REG_1));
+      ::mnl_attr_put_u32(r, NFTA_BITWISE_LEN, htonl(1));
+      put_data(r, NFTA_BITWISE_MASK, &mask, 1);
+      put_data(r, NFTA_BITWISE_XOR, &zero, 1);
+    });
+    put_cmp(r, NFT_CMP_NEQ, 0);
+    put_accept(r);
+    ::mnl_attr_nest_end(r, exprs);
+    r = rule();  // meta l4proto icmp / ipv6-icmp accept
+    exprs = ::mnl_attr_nest_start(r, NFTA_RULE_EXPRESSIONS);
+    put_l4proto_is(r, fam == NFPROTO_IPV4 ? std::uint8_t{IPPROTO_ICMP} : std::uint8_t{IPPROTO_ICMPV6});
+    put_accept(r);
+    ::mnl_attr_nest_end(r, exprs);
+  }
+
   int install_once(const std::vector<std::string>& interfaces, std::uint16_t queue, bool bypass, bool owned) {
     batch b;
     for (const std::uint8_t fam : {std::uint8_t{NFPROTO_IPV4}, std::uint8_t{NFPROTO_IPV6}}) {
@@ -255,6 +326,7 @@ class nft_rules {
         ::mnl_attr_nest_end(c, hk);
         ::mnl_attr_put_u32(c, NFTA_CHAIN_POLICY, htonl(NF_ACCEPT));
         ::mnl_attr_put_strz(c, NFTA_CHAIN_TYPE, "filter");
+        if (hook == NF_INET_LOCAL_OUT) put_answer_exemptions(b, fam);
         for (const auto& name : interfaces) {
           // meta iifname/oifname == NAME → NFQUEUE (x_tables target v3 through nft_compat)
           auto* r = b.message(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK, fam);
@@ -409,7 +481,7 @@ struct enforce_options {
   std::vector<std::string> interfaces;  ///< whose input and output packets are queued
   std::uint16_t queue = 0;              ///< the NFQUEUE number
   bool fail_open = false;               ///< see the top of this file
-  std::string table = "strata";
+  std::string table = "strata";  ///< the tables' name (queue N > 0: NAME-N), in the ip and ip6 families
   std::uint32_t queue_length =
       4096;  ///< packets the kernel holds for us before it drops (fail-open: accepts)
   std::uint32_t copy_range = 0xffff;     ///< bytes of each packet copied to us (the whole IP packet)
@@ -423,6 +495,15 @@ struct enforce_options {
       false;  ///< the sink may keep `output::frame.data` (-w); it is always valid during the call
   std::function<void(const std::string&)> on_status{};
 };
+
+/// The verdict to apply to a queued packet's record: drop what a filter blocked, a suppressed answer
+/// included. A block that no filter decided, at a discard layer, is the stack's own discard (nobody
+/// listens, traversal.md §7): the kernel makes it itself, and answers (RST, ICMP unreachable) unless
+/// a filter suppressed the answer, so the packet is accepted and left to it. Malformed: accepted (the
+/// kernel validated the IP header before queueing it; the rest is the stack's to refuse).
+constexpr bool drops(const record& r) noexcept {
+  return r.blocked() && !r.malformed() && (r.filter >= 0 || r.suppressed || !r.stack_discard);
+}
 
 /// What the enforcer did.
 struct enforce_stats {
@@ -440,7 +521,7 @@ struct enforce_stats {
 template <class Engine>
 class enforcer {
  public:
-  explicit enforcer(enforce_options o) : o_(std::move(o)), rules_(o_.table) {
+  explicit enforcer(enforce_options o) : o_(std::move(o)), rules_(table_name(o_)) {
     if (o_.interfaces.empty())
       throw error(errc::invalid_argument, "", EINVAL, "--enforce needs an interface (-i)");
     std::vector<std::uint32_t> watched;
@@ -451,12 +532,13 @@ class enforcer {
     }
     wake_ = detail::unique_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!wake_) throw detail::system_error("", "eventfd", errno);
-    // A crash in fail-closed mode leaves the tables behind: this is the next start.
+    // The queue is bound before any packet is sent to it: fail-closed drops nothing in between. Binding
+    // also proves that no other process serves this queue, so a table of this queue's name is stale:
+    // a crash in fail-closed mode left it behind, and this is the next start.
+    queue_ = std::make_unique<nfqueue>(o_.queue, o_.fail_open, o_.queue_length, o_.copy_range);
     stats_.stale_tables = rules_.remove();
     if (stats_.stale_tables && o_.on_status)
-      o_.on_status("removed the nftables table " + o_.table + " left by an earlier run");
-    // The queue is bound before any packet is sent to it: fail-closed drops nothing in between.
-    queue_ = std::make_unique<nfqueue>(o_.queue, o_.fail_open, o_.queue_length, o_.copy_range);
+      o_.on_status("removed the nftables table " + rules_.table() + " left by an earlier run");
     monitor_ = std::make_unique<host_monitor>(o_.extra_locals, o_.hints, watched);
     listeners_ = std::make_unique<listener_cache>();
     engine_config ec = o_.engine;
@@ -503,7 +585,7 @@ class enforcer {
       f.ifindex = p.ifindex;
       f.outgoing = p.outgoing;
       const record r = engine_->classify(f);
-      const int v = r.blocked() ? NF_DROP : NF_ACCEPT;  // a suppressed answer is blocked: dropped
+      const int v = drops(r) ? NF_DROP : NF_ACCEPT;
       ++(v == NF_DROP ? stats_.dropped : stats_.accepted);
       pending_.rec = r;
       pending_.frame = f;
@@ -576,6 +658,12 @@ class enforcer {
                                                  : name + ": interface is up again");
       }
     }
+  }
+
+  // One table per queue ("strata", "strata-3"), so that runs on different queues never remove each
+  // other's rules.
+  static std::string table_name(const enforce_options& o) {
+    return o.queue == 0 ? o.table : o.table + "-" + std::to_string(o.queue);
   }
 
   enforce_options o_;
