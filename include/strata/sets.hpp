@@ -49,8 +49,6 @@ namespace error {
 // Undefined on purpose: the compiler names the set.
 template <detail::fixed_string Set>
 void run_time_set_is_used_both_as_an_address_set_and_as_a_port_set();
-template <detail::fixed_string Set>
-void no_policy_of_this_engine_uses_a_run_time_set_named();
 }  // namespace error
 
 namespace detail {

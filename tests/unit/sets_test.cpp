@@ -239,6 +239,28 @@ TEST(SetCondition, GenericAndCompiledAgree) {
   }
 }
 
+// README's example, as written there.
+constexpr auto readme_blocklist = policy(
+    filter<"blocklist-in-v4", layer::ale_auth_recv_accept_v4>(action::block,
+                                                              remote_address.in(address_set<"blocklist">)),
+    filter<"admin-only", layer::ale_auth_recv_accept_v4>(action::block, local_port.in(port_set<"admin">),
+                                                         remote_address.not_in(address_set<"admins">)));
+
+TEST(SetReadme, Example) {
+  strata::engine<readme_blocklist> e{host{}};
+  e.set<"blocklist">().replace({"192.0.2.0/24"_v4, "2001:db8::/32"_v6});  // any thread, any time
+  e.set<"admin">().replace({22, strata::port_range{8000, 8080}});
+  EXPECT_EQ(e.set<"blocklist">().current()->size(), 2u);
+  EXPECT_TRUE(e.set<"admin">().current()->contains_port(8042));
+  if (auto r = strata::load_set_file("/nonexistent/blocklist.txt", strata::set_kind::address))
+    e.replace_set("blocklist", r.data);
+  else
+    EXPECT_EQ(r.error, "/nonexistent/blocklist.txt: cannot open");
+  EXPECT_EQ(e.set<"blocklist">().current()->size(), 2u);  // kept
+  EXPECT_TRUE(e.replace_set("blocklist", nullptr));       // an empty set
+  EXPECT_EQ(e.set<"blocklist">().current(), nullptr);
+}
+
 // ---- replacement during classification --------------------------------------------------------------
 
 using hostile::bytes;
