@@ -230,7 +230,8 @@ class nft_rules {
     unsigned acks_ = 0;
   };
 
-  static void put_expr(nlmsghdr* h, const char* name, const std::function<void()>& data) {
+  template <class F>
+  static void put_expr(nlmsghdr* h, const char* name, F&& data) {
     nlattr* elem = ::mnl_attr_nest_start(h, NFTA_LIST_ELEM);
     ::mnl_attr_put_strz(h, NFTA_EXPR_NAME, name);
     nlattr* d = ::mnl_attr_nest_start(h, NFTA_EXPR_DATA);
@@ -333,9 +334,9 @@ class nft_rules {
           ::mnl_attr_put_strz(r, NFTA_RULE_TABLE, table_.c_str());
           ::mnl_attr_put_strz(r, NFTA_RULE_CHAIN, chain);
           nlattr* exprs = ::mnl_attr_nest_start(r, NFTA_RULE_EXPRESSIONS);
+          const std::uint32_t key = hook == NF_INET_LOCAL_IN ? NFT_META_IIFNAME : NFT_META_OIFNAME;
           put_expr(r, "meta", [&] {
-            ::mnl_attr_put_u32(r, NFTA_META_KEY,
-                               htonl(hook == NF_INET_LOCAL_IN ? NFT_META_IIFNAME : NFT_META_OIFNAME));
+            ::mnl_attr_put_u32(r, NFTA_META_KEY, htonl(key));
             ::mnl_attr_put_u32(r, NFTA_META_DREG, htonl(NFT_REG_1));
           });
           put_expr(r, "cmp", [&] {
