@@ -18,6 +18,7 @@
 #   they were installed (--user of an unknown user), and a second start after SIGKILL (fail-closed:
 #   the tables stay and traffic is dropped until then); fail-open: after SIGKILL they are gone at once
 #   and traffic flows. It runs as nobody keeping only CAP_NET_ADMIN.
+# * blocklist: a port in its run-time set (--set) times out; SIGHUP reloads the set (emptied: it connects).
 set -uo pipefail
 
 bin=${1:?usage: enforce_live_test.sh STRATA_CLASSIFY}
@@ -86,7 +87,7 @@ wait_for() {  # wait_for FILE TEXT [TENTHS]
 }
 wait_exit() {  # wait_exit PID [TENTHS]: its exit status, or 124 after the timeout
   local i
-  for ((i = 0; i < ${2:-50}; i++)); do kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null; return $?; }; sleep 0.1; done
+  for ((i = 0; i < ${2:-50}; i++)); do kill -0 "$1" 2>/dev/null || { { wait "$1"; } 2>/dev/null; return $?; }; sleep 0.1; done
   return 124
 }
 start() {  # start NAME ARGS...: strata-classify in the host namespace, in the background; sets $pid
@@ -152,6 +153,24 @@ wait_exit "$pid"
 expect "server: exit status after SIGTERM" 0 "$?"
 expect "server: tables after SIGTERM" 0 "$(tables)"
 expect "after server: TCP to 7777" connected "$(probe tcp 7777)"
+
+# --- blocklist with a run-time set: the set is enforced, and SIGHUP reloads it (the run goes on) ----------
+# The file is re-read after the drop to nobody: it must be readable by nobody.
+chmod 755 "$tmp"
+echo 7777 >"$tmp/ports"
+chmod 644 "$tmp/ports"
+start sets --policy blocklist --set "blocked-ports=$tmp/ports" || exit 1
+expect "blocklist: TCP to 7777 (in the set)" timeout "$(probe tcp 7777)"
+expect "blocklist: TCP to 8080 (not in the set)" connected "$(probe tcp 8080)"
+: >"$tmp/ports"
+kill -HUP "$pid"
+if wait_for "$tmp/sets.err" "sets reloaded"; then ok "blocklist: SIGHUP reloaded the set"; else bad "blocklist: no reload"; fi
+expect "blocklist: TCP to 7777 after the set was emptied" connected "$(probe tcp 7777)"
+expect "blocklist: tables while running after SIGHUP" 2 "$(tables)"
+kill -INT "$pid"
+wait_exit "$pid"
+expect "blocklist: exit status" 0 "$?"
+expect "blocklist: tables after" 0 "$(tables)"
 
 # --- an error after the rules are in (unknown --user): removed on that path too ----------------------------
 rc=0

@@ -93,7 +93,12 @@ int run_enforce(const options& o, const std::vector<port_hint>& hints,
   eo.hints = hints;
   eo.on_status = [](const std::string& s) { std::fprintf(stderr, "strata-classify: %s\n", s.c_str()); };
 
+  std::vector<set_source> sets;  // --set: loaded before the rules go in, reloaded on SIGHUP
+  if (const int rc = parse_sets<Engine>(o.sets, sets)) return rc;
+  if (const int rc = load_sets(sets)) return rc;
+
   // Signals first: a SIGINT while the rules go in must not kill the process before it can remove them.
+  // SIGHUP reloads the --set files, or without them ends the run like SIGTERM.
   sigset_t set;
   sigemptyset(&set);
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
@@ -107,6 +112,7 @@ int run_enforce(const options& o, const std::vector<port_hint>& hints,
     std::fprintf(stderr, "strata-classify: %s\n", e.what());
     return e.code() == live::errc::invalid_argument ? 2 : 1;
   }
+  for (const set_source& st : sets) en->replace_set(st.name, st.data);
   std::optional<io::pcap_writer> writer;
   if (!o.write_file.empty()) {
     auto w = io::pcap_writer::open(o.write_file, packet::link_type::raw, o.snaplen);
@@ -144,6 +150,16 @@ int run_enforce(const options& o, const std::vector<port_hint>& hints,
       timespec t{0, 100'000'000};
       const int sig = sigtimedwait(&set, nullptr, &t);
       if (sig <= 0) continue;
+      if (sig == SIGHUP && !sets.empty()) {
+        std::vector<set_source> fresh = sets;
+        if (load_sets(fresh, "SIGHUP: --set") != 0) {
+          std::fprintf(stderr, "strata-classify: SIGHUP: the sets in force are kept\n");
+          continue;
+        }
+        for (const set_source& st : fresh) en->replace_set(st.name, st.data);
+        std::fprintf(stderr, "strata-classify: SIGHUP: sets reloaded\n");
+        continue;
+      }
       const auto now = std::chrono::steady_clock::now();
       if (seen && now - first > std::chrono::seconds(1)) {
         en->remove_rules();  // a second signal gives up at once, but never leaves the rules behind
@@ -213,11 +229,7 @@ int run_enforce(const options& o, const std::vector<port_hint>& hints,
 template <class Engine>
 int run_live(const options& o, const std::vector<port_hint>& hints, std::span<const std::string_view> names,
              std::size_t selected) {
-  if (o.enforce) {
-    if (!o.sets.empty()) {  // the enforcer's engine is not reachable from here yet
-      std::fprintf(stderr, "strata-classify: --set is not available with --enforce yet\n");
-      return 2;
-    }
+  if (o.enforce) {  // --set included: run_enforce loads the sets into the enforcer's engine
 #if defined(STRATA_HAVE_ENFORCE)
     return run_enforce<Engine>(o, hints, names, selected);
 #else

@@ -622,6 +622,11 @@ class enforcer {
     stats_.verdict_errors = queue_->verdict_errors();
   }
 
+  /// Replaces a run-time set of the engine (any thread, like `session::replace_set`).
+  template <class Data>
+  bool replace_set(std::string_view name, Data&& d) {
+    return engine_->replace_set(name, std::forward<Data>(d));
+  }
   const Engine& engine() const noexcept { return *engine_; }
   const enforce_stats& stats() const noexcept { return stats_; }
   const std::string& end_reason() const noexcept { return end_reason_; }
