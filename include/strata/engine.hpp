@@ -196,6 +196,10 @@ class basic_engine {
       return rec;
     }
     if (p.ok()) rec.dir = host_.direction(p.src, p.dst, p.fam);
+    // The flow's lookup comes later and mostly waits for its bucket: ask for it now.
+    if ((rec.dir == traffic_direction::inbound || rec.dir == traffic_direction::outbound) &&
+        !p.frag.is_fragment())
+      flows_.prefetch(key_of(p, rec.dir == traffic_direction::inbound));
     if (has_mac_filters[active_] && !mac_layers(p, rec)) {  // §9: MAC layers first; a block there ends it
       finish(rec);
       return rec;
@@ -205,7 +209,7 @@ class basic_engine {
       finish(rec);
       return rec;
     }
-    rec.flow = label_of(p);
+    label(rec.flow, p);
     switch (rec.dir) {
       case traffic_direction::forwarded: classify_forwarded(p, f, rec); break;
       case traffic_direction::inbound: classify_inbound(p, f, rec, 0); break;
@@ -217,7 +221,8 @@ class basic_engine {
       case traffic_direction::none: break;
     }
     finish(rec);
-    flows_.expire(now_);
+    // Idle non-TCP flows leave within a second of capture time (a lookup ignores them already).
+    flows_.expire_paced(now_);
     reassembly_.expire(now_, 4);  // bounded: datagrams never completed time out and are counted
     return rec;
   }
@@ -258,6 +263,13 @@ class basic_engine {
   static constexpr std::array<runner, policy_count> runners{
       static_cast<runner>(&compiled<Policies>::template classify<trace_type>)...};
 
+  // reauthorizes(kind) walks the path's steps: a table answers in one load, on every frame.
+  static constexpr auto reauthorizing = [] {
+    std::array<bool, path_kind_count> a{};
+    for (std::size_t k = 0; k < path_kind_count; ++k) a[k] = reauthorizes(static_cast<path_kind>(k));
+    return a;
+  }();
+
   static constexpr std::array<bool, policy_count> has_mac_filters{
       (compiled<Policies>::template has_filters<layer_id::inbound_mac_frame_native> ||
        compiled<Policies>::template has_filters<layer_id::inbound_mac_frame_ethernet> ||
@@ -288,22 +300,24 @@ class basic_engine {
 
   // ---- the parts of a record ---------------------------------------------------------------
 
-  static flow_label label_of(const packet::parsed& p) {
-    flow_label l;
+  /// Written field by field into the record: a `flow_label` built aside and copied in was read back as
+  /// 16-byte words over narrower stores (a store-forwarding stall on every frame).
+  static void label(flow_label& l, const packet::parsed& p) {
     l.fam = p.fam;
     l.protocol = p.protocol;
     l.src = p.src;
     l.dst = p.dst;
-    if (p.l4 == packet::l4_kind::tcp || p.l4 == packet::l4_kind::udp) {
+    l.src_port = 0;
+    l.dst_port = 0;
+    l.has_ports = p.l4 == packet::l4_kind::tcp || p.l4 == packet::l4_kind::udp;
+    l.is_icmp = p.l4 == packet::l4_kind::icmp || p.l4 == packet::l4_kind::icmpv6;
+    if (l.has_ports) {
       l.src_port = p.src_port;
       l.dst_port = p.dst_port;
-      l.has_ports = true;
-    } else if (p.l4 == packet::l4_kind::icmp || p.l4 == packet::l4_kind::icmpv6) {
+    } else if (l.is_icmp) {
       l.src_port = p.icmp.type;
       l.dst_port = p.icmp.code;
-      l.is_icmp = true;
     }
-    return l;
   }
 
   void finish(record& rec) {
@@ -437,25 +451,27 @@ class basic_engine {
   // ---- inbound -----------------------------------------------------------------------------
 
   void classify_inbound(const packet::parsed& outer, const io::frame& f, record& rec, std::uint32_t flags) {
-    packet::parsed p = outer;
-    bool reassembled = false;
-    if (p.frag.is_fragment()) {
-      const auto r = reassembly_.offer(p, f.data, now_);
-      if (r.status != flow::reassembly_status::completed) {
-        run({path_kind::inbound_fragment, p.fam, false}, values_of(p, true, flags), rec);
-        if (rec.verdict == action::block) reassembly_.forget(p);
-        return;
-      }
-      p = packet::parse(r.datagram, packet::link_type::raw, r.datagram.size());
-      rec.reassembled = true;
-      if (!p.ok()) {  // counted malformed by finish()
-        rec.error = p.is_malformed() ? p.malformed.reason : std::string_view{"reassembled datagram is not IP"};
-        rec.error_stage = p.malformed.stage;
-        return;
-      }
-      reassembled = true;
-      rec.flow = label_of(p);  // the whole datagram's ports, now that they are known
+    if (!outer.frag.is_fragment()) return classify_inbound_packet(outer, f, rec, flags, false);
+    const auto r = reassembly_.offer(outer, f.data, now_);
+    if (r.status != flow::reassembly_status::completed) {
+      run({path_kind::inbound_fragment, outer.fam, false}, values_of(outer, true, flags), rec);
+      if (rec.verdict == action::block) reassembly_.forget(outer);
+      return;
     }
+    // Parsed here only: copying `parsed` for every inbound frame was a measurable part of the floor.
+    const packet::parsed p = packet::parse(r.datagram, packet::link_type::raw, r.datagram.size());
+    rec.reassembled = true;
+    if (!p.ok()) {  // counted malformed by finish()
+      rec.error = p.is_malformed() ? p.malformed.reason : std::string_view{"reassembled datagram is not IP"};
+      rec.error_stage = p.malformed.stage;
+      return;
+    }
+    label(rec.flow, p);  // the whole datagram's ports, now that they are known
+    classify_inbound_packet(p, f, rec, flags, true);
+  }
+
+  void classify_inbound_packet(const packet::parsed& p, const io::frame& f, record& rec, std::uint32_t flags,
+                               bool reassembled) {
     const incoming_values v = values_of(p, true, flags);
     if (p.is_icmp_error()) {
       run({path_kind::icmp_error_inbound, p.fam, reassembled}, v, rec);
@@ -592,7 +608,7 @@ class basic_engine {
     whole = packet::parse(d->head(), packet::link_type::raw, d->length);
     if (!whole.ok() || whole.fam != frag.fam || whole.src != frag.src || whole.dst != frag.dst) return false;
     whole.link = frag.link;
-    rec.flow = label_of(whole);  // the datagram's ports, now that they are known
+    label(rec.flow, whole);  // the datagram's ports, now that they are known
     return true;
   }
 
@@ -700,7 +716,7 @@ class basic_engine {
   /// policy in force, or torn down when that fails. Returns whether the flow is gone.
   bool reauthorize_if(path_kind kind, flow::flow_entry* e, const incoming_values& v, record& rec, path_key key) {
     const path_result r = run(key, v, rec);
-    if (!reauthorizes(kind)) return false;
+    if (!reauthorizing[static_cast<std::size_t>(kind)]) return false;
     ++counters_.reauthorized;
     e->policy_epoch = epoch_;
     if (r.verdict != action::block) return false;
