@@ -12,6 +12,7 @@
 #include <strata/engine.hpp>
 #include <strata/io/format.hpp>
 #include <strata/io/pcap_file.hpp>
+#include <strata/set_file.hpp>
 #include <strata/version.hpp>
 #include <strata/views.hpp>
 

@@ -195,8 +195,10 @@ class value_set {
 /// The immutable contents of one run-time set. Built by `addresses()` or `ports()`.
 class set_data {
  public:
-  /// An address set: IPv4 and IPv6 prefixes (a host address is a full-length prefix).
-  static set_data addresses(std::span<const prefix> entries) {
+  /// An address set: IPv4 and IPv6 prefixes (a host address is a full-length prefix), from any range of
+  /// `prefix`. (Templates, here and below: a translation unit that builds no set compiles none of it.)
+  template <class Entries = std::span<const prefix>>
+  static set_data addresses(const Entries& entries) {
     set_data d;
     d.kind_ = set_kind::address;
     std::vector<std::pair<std::uint32_t, std::uint32_t>> v4;
@@ -215,8 +217,9 @@ class set_data {
     d.v6_.build(std::move(v6));
     return d;
   }
-  /// A port set: ports and inclusive ranges.
-  static set_data ports(std::span<const port_range> entries) {
+  /// A port set: ports and inclusive ranges, from any range of `port_range`.
+  template <class Entries = std::span<const port_range>>
+  static set_data ports(const Entries& entries) {
     set_data d;
     d.kind_ = set_kind::port;
     std::vector<std::pair<std::uint32_t, std::uint32_t>> iv;

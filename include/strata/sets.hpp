@@ -1,6 +1,7 @@
-// Run-time sets owned by the engine: publication, atomic replacement, reauthorization, and loading
-// from files. (The contents and their lookup structures are in strata/set_data.hpp; the condition
-// syntax, `remote_address.in(address_set<"blocklist">)`, in strata/condition.hpp.)
+// Run-time sets owned by the engine: publication, atomic replacement, reauthorization. (The contents
+// and their lookup structures are in strata/set_data.hpp; the condition syntax,
+// `remote_address.in(address_set<"blocklist">)`, in strata/condition.hpp; set files in
+// strata/set_file.hpp.) Everything here is a template: a policy that names no set instantiates none of it.
 //
 // Replacement is RCU-like. A writer (any thread: the CLI's signal thread, a test) builds a new
 // immutable set, then publishes it with one atomic pointer store and bumps the store's generation.
@@ -22,14 +23,10 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <fstream>
 #include <initializer_list>
-#include <iterator>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <span>
-#include <string>
 #include <string_view>
 #include <vector>
 
@@ -54,22 +51,26 @@ void run_time_set_is_used_both_as_an_address_set_and_as_a_port_set();
 namespace detail {
 
 /// One published snapshot: the set and its version (owned by the slot, read by the engine).
-struct set_node {
-  std::shared_ptr<const set_data> data;
+template <class Data>
+struct basic_set_node {
+  std::shared_ptr<const Data> data;
   std::uint64_t version = 0;
 };
 
-/// One named set's publication point.
-class set_slot {
+/// One named set's publication point. A template only so that a translation unit that names no set
+/// instantiates none of it (a header-only library pays for every inline function in every TU).
+template <class Data>
+class basic_set_slot {
  public:
-  set_slot() = default;
-  set_slot(const set_slot&) = delete;
-  set_slot& operator=(const set_slot&) = delete;
+  using node = basic_set_node<Data>;
+  basic_set_slot() = default;
+  basic_set_slot(const basic_set_slot&) = delete;
+  basic_set_slot& operator=(const basic_set_slot&) = delete;
 
   /// Writer side (any thread).
-  void publish(std::shared_ptr<const set_data> d) {
+  void publish(std::shared_ptr<const Data> d) {
     std::lock_guard lock(writer_);  // writers only: the reader never takes it
-    auto n = std::make_unique<set_node>();
+    auto n = std::make_unique<node>();
     n->data = std::move(d);
     n->version = ++last_version_;
     published_.store(n.get(), std::memory_order_release);
@@ -77,7 +78,7 @@ class set_slot {
     reclaim();
   }
   /// The set last published (writer side), or null.
-  std::shared_ptr<const set_data> current() const {
+  std::shared_ptr<const Data> current() const {
     std::lock_guard lock(writer_);
     return kept_.empty() ? nullptr : kept_.back()->data;
   }
@@ -88,7 +89,7 @@ class set_slot {
   }
 
   /// Reader side (the engine's thread).
-  const set_node* published() const noexcept { return published_.load(std::memory_order_acquire); }
+  const node* published() const noexcept { return published_.load(std::memory_order_acquire); }
   void acknowledge(std::uint64_t version) noexcept {
     acknowledged_.store(version, std::memory_order_release);
   }
@@ -101,12 +102,15 @@ class set_slot {
     kept_.erase(kept_.begin(), kept_.begin() + static_cast<std::ptrdiff_t>(keep));
   }
 
-  std::atomic<const set_node*> published_{nullptr};
+  std::atomic<const node*> published_{nullptr};
   std::atomic<std::uint64_t> acknowledged_{0};
   mutable std::mutex writer_;
-  std::vector<std::unique_ptr<set_node>> kept_;  // oldest first
+  std::vector<std::unique_ptr<node>> kept_;  // oldest first
   std::uint64_t last_version_ = 0;
 };
+
+using set_slot = basic_set_slot<set_data>;
+using set_node = basic_set_node<set_data>;
 
 template <std::size_t N>
 struct set_store {
@@ -302,7 +306,15 @@ class engine_sets {
   /// Picks up newly published sets (the engine's thread, before a frame); marks the flows of policy
   /// `active` whose decision the change can affect. Returns the number of flows marked.
   std::size_t pick_up(flow::flow_table& flows, std::size_t active) {
-    if constexpr (count == 0) return 0;
+    if constexpr (count == 0) {
+      return 0;
+    } else {
+      return pick_up_changed(flows, active);
+    }
+  }
+
+ private:
+  std::size_t pick_up_changed(flow::flow_table& flows, std::size_t active) {
     const std::uint64_t g = store_->generation.load(std::memory_order_acquire);
     if (g == seen_) return 0;  // the per-frame cost: one load
     seen_ = g;
@@ -322,7 +334,6 @@ class engine_sets {
     return marked;
   }
 
- private:
   static bool member(const set_data* s, family f, const address& a) { return s && s->contains(f, a); }
   static bool member(const set_data* s, std::uint16_t port) { return s && s->contains_port(port); }
 
@@ -354,99 +365,5 @@ class engine_sets {
 };
 
 }  // namespace detail
-
-// ---- set files: one entry a line, `#` comments -------------------------------------------------
-
-/// The outcome of reading a set file: the set, or an error (`io`: the file could not be read; else a
-/// bad line, named as FILE:LINE).
-struct set_file_result {
-  std::shared_ptr<const set_data> data;
-  std::string error;
-  bool io = false;
-  explicit operator bool() const { return data != nullptr; }
-};
-
-namespace detail {
-inline std::string_view trim(std::string_view s) {
-  const auto b = s.find_first_not_of(" \t\r");
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
-}
-inline std::optional<std::uint16_t> parse_port(std::string_view s) {
-  if (s.empty() || s.size() > 5) return std::nullopt;
-  std::uint32_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<std::uint32_t>(c - '0');
-  }
-  if (v > 65535) return std::nullopt;
-  return static_cast<std::uint16_t>(v);
-}
-}  // namespace detail
-
-/// Parses a set's text: one address or prefix (IPv4 or IPv6; address sets), or one port or
-/// `low-high` range (port sets), a line; blank lines and `#` comments (whole-line or trailing) are
-/// ignored. `origin` names the text in errors ("FILE:LINE: ...").
-inline set_file_result parse_set(std::string_view text, set_kind kind, std::string_view origin) {
-  set_file_result r;
-  std::vector<prefix> addresses;
-  std::vector<port_range> ports;
-  std::size_t line_no = 0;
-  while (!text.empty()) {
-    ++line_no;
-    const auto nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-    if (const auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
-    line = detail::trim(line);
-    if (line.empty()) continue;
-    bool ok = false;
-    if (kind == set_kind::address) {
-      if (auto p = parse_prefix(line)) {
-        addresses.push_back(*p);
-        ok = true;
-      }
-    } else if (const auto dash = line.find('-'); dash != std::string_view::npos) {
-      const auto lo = detail::parse_port(detail::trim(line.substr(0, dash)));
-      const auto hi = detail::parse_port(detail::trim(line.substr(dash + 1)));
-      if (lo && hi && *lo <= *hi) {
-        ports.emplace_back(*lo, *hi);
-        ok = true;
-      }
-    } else if (auto p = detail::parse_port(line)) {
-      ports.emplace_back(*p);
-      ok = true;
-    }
-    if (!ok) {
-      r.error =
-          std::string(origin) + ':' + std::to_string(line_no) + ": not " +
-          (kind == set_kind::address ? "an IPv4/IPv6 address or prefix" : "a port or port range (low-high)") +
-          ": '" + std::string(line) + "'";
-      return r;
-    }
-  }
-  r.data = std::make_shared<const set_data>(kind == set_kind::address ? set_data::addresses(addresses)
-                                                                      : set_data::ports(ports));
-  return r;
-}
-
-/// Reads a set file (see parse_set).
-inline set_file_result load_set_file(const std::string& path, set_kind kind) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    set_file_result r;
-    r.io = true;
-    r.error = path + ": cannot open";
-    return r;
-  }
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) {
-    set_file_result r;
-    r.io = true;
-    r.error = path + ": read error";
-    return r;
-  }
-  return parse_set(text, kind, path);
-}
 
 }  // namespace strata

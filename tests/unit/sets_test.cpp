@@ -12,6 +12,7 @@
 
 #include <strata/engine.hpp>
 #include <strata/render.hpp>
+#include <strata/set_file.hpp>
 #include <strata/sets.hpp>
 #include <strata/views.hpp>
 
