@@ -505,3 +505,43 @@ TEST(EndpointTable, EvictsTheLeastRecentlyUsedWhenFull) {
 }
 
 }  // namespace
+
+TEST(FlowTable, PacedExpirySweepsOncePerSecondOfTheClock) {
+  flow_table t(flow_table_config{.capacity = 5000, .expire_budget = 8});
+  for (std::uint32_t i = 0; i < 5000; ++i) t.insert(udp_key(i, 1), s(0));
+  // A clock that does not move gets one slice, then nothing: no sweeping per packet.
+  const std::int64_t t0 = s(100);
+  EXPECT_LE(t.expire_paced(t0), 8u);
+  std::size_t removed = 0;
+  for (int i = 0; i < 1000; ++i) removed += t.expire_paced(t0 + 1);
+  EXPECT_EQ(removed, 0u);
+  // One call per millisecond: the whole table within two seconds (slices of ~6 buckets; a removal
+  // re-examines its bucket), each call within its budget.
+  std::size_t calls = 0;
+  while (t.size() > 0 && calls < 2000) {
+    ++calls;
+    ASSERT_LE(t.expire_paced(t0 + static_cast<std::int64_t>(calls) * 1'000'000), 8u);
+  }
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_GT(calls, 500u);  // paced, not at once
+  EXPECT_EQ(t.stats().expired, 5000u);
+}
+
+TEST(FlowTable, PacedExpiryNeverSweepsMoreThanExpireOnEveryCall) {
+  flow_table t(flow_table_config{.capacity = 5000, .expire_budget = 8});
+  for (std::uint32_t i = 0; i < 5000; ++i) t.insert(udp_key(i, 1), s(0));
+  // A clock jumping 10 s per call owes whole sweeps, but the calls examine at most expire_budget buckets
+  // each on average (what is not used by one call is left to the next).
+  std::size_t total = 0;
+  for (std::size_t k = 1; k <= 100; ++k) {
+    total += t.expire_paced(s(100) + static_cast<std::int64_t>(k) * s(10));
+    ASSERT_LE(total, 8 * k);
+  }
+  EXPECT_GT(total, 0u);
+  // A clock set back by more than the period restarts the pace instead of stopping the sweep.
+  t.expire_paced(s(5000));
+  std::size_t removed = 0;
+  for (std::int64_t k = 0; k < 3000; ++k) removed += t.expire_paced(s(2000) + k * 1'000'000);
+  EXPECT_GT(removed, 0u);
+  check_consistent(t);
+}
