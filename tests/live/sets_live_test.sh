@@ -62,16 +62,18 @@ pid=$!
 pids+=("$pid")
 sleep 0.8
 
-# Two flows, 40 ms apart each, for 3 s; each datagram's payload says how many SIGHUPs were sent before it.
+# Two flows, a datagram each every 40 ms, for 6 s.
 ip netns exec "$C" timeout 10 python3 -c "
 import socket, time
 a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.bind(('10.98.3.1', 40001))
 b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); b.bind(('10.98.3.5', 40005))
-for _ in range(75):
+for _ in range(150):
     a.sendto(b'x', ('10.98.3.2', 9000)); b.sendto(b'y', ('10.98.3.2', 9000)); time.sleep(0.04)" &
 sender=$!
 pids+=("$sender")
-sleep 1.2
+# Replace the set once the blocked client's flow is established (under load, the sender may start late).
+check "client flow seen before the reload" wait_for "$tmp/run.out" '"flow":"udp 10.98.3.1:40001 >' 60
+sleep 0.5
 echo "10.98.3.1" >>"$tmp/blocklist.txt"
 child=$(awk '{print $1}' "/proc/$pid/task/$pid/children" 2>/dev/null)  # timeout's child: strata-classify
 kill -HUP "${child:-$pid}"
