@@ -482,9 +482,10 @@ struct enforce_options {
   std::vector<std::string> interfaces;  ///< whose input and output packets are queued
   std::uint16_t queue = 0;              ///< the NFQUEUE number
   bool fail_open = false;               ///< see the top of this file
-  std::string table = "strata";  ///< the tables' name (queue N > 0: NAME-N), in the ip and ip6 families
-  std::uint32_t queue_length =
-      4096;  ///< packets the kernel holds for us before it drops (fail-open: accepts)
+  /// The tables' name (queue N > 0: NAME-N), in the ip and ip6 families.
+  std::string table = "strata";
+  /// Packets the kernel holds for us before it drops them (fail-open: accepts them).
+  std::uint32_t queue_length = 4096;
   std::uint32_t copy_range = 0xffff;     ///< bytes of each packet copied to us (the whole IP packet)
   std::uint64_t count = 0;               ///< end after this many packets (0: no bound)
   std::chrono::nanoseconds duration{0};  ///< end after this long (0: no bound)
@@ -492,8 +493,6 @@ struct enforce_options {
   std::size_t policy = 0;
   std::vector<std::string> extra_locals;
   std::vector<port_hint> hints;
-  bool keep_frames =
-      false;  ///< the sink may keep `output::frame.data` (-w); it is always valid during the call
   std::function<void(const std::string&)> on_status{};
 };
 
