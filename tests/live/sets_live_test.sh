@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # strata-classify -i --set, end to end (CTest live.sets): a run-time set replaced by SIGHUP during a live
 # session. Needs root (network namespaces, CAP_NET_RAW), ip and python3; exits 77 (skipped) otherwise.
-# Two namespaces (10.98.3.0/24), removed on every exit path. Bounded: < 30 s.
+# Two namespaces (10.98.3.0/24), removed on every exit path. Bounded: < 45 s (about 15 s when the machine is idle).
 #
 #   sets_live_test.sh STRATA_CLASSIFY
 #
@@ -46,9 +46,9 @@ wait_for() {  # wait_for FILE TEXT [TENTHS]: until FILE contains TEXT
   ip -n "$H" link set veth-h up && ip -n "$C" link set veth-c up; } || { echo "FAIL: setup"; exit 1; }
 
 # The listener: a bound UDP socket (the live listener oracle reads the socket table).
-ip netns exec "$H" timeout 25 python3 -c "
+ip netns exec "$H" timeout 45 python3 -c "
 import socket, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 9000)); time.sleep(25)" &
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 9000)); time.sleep(45)" &
 pids+=("$!")
 disown "$!"  # killed at the end: no job report
 # Resolve the neighbours first: ARP before the capture starts is not needed for the checks, only quieter.
@@ -56,7 +56,7 @@ ip netns exec "$C" ping -c1 -W1 10.98.3.2 >/dev/null 2>&1
 ip netns exec "$C" ping -I 10.98.3.5 -c1 -W1 10.98.3.2 >/dev/null 2>&1
 
 echo "192.0.2.1   # neither client" >"$tmp/blocklist.txt"
-ip netns exec "$H" timeout 25 "$bin" -i veth-h --workers 2 --policy blocklist --set "blocklist=$tmp/blocklist.txt" \
+ip netns exec "$H" timeout 45 "$bin" -i veth-h --workers 2 --policy blocklist --set "blocklist=$tmp/blocklist.txt" \
   --user root -l --summary -w "$tmp/all.pcap" --all >"$tmp/run.out" 2>"$tmp/run.err" &
 pid=$!
 pids+=("$pid")
