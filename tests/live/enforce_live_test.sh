@@ -46,6 +46,7 @@ expect() {  # expect WHAT WANTED GOT
 
 ip -n "$H" link add veth-h type veth peer name veth-c netns "$C" &&
   ip -n "$H" addr add 10.97.3.2/24 dev veth-h && ip -n "$C" addr add 10.97.3.1/24 dev veth-c &&
+  ip -n "$H" -6 addr add fd97:3::2/64 dev veth-h nodad && ip -n "$C" -6 addr add fd97:3::1/64 dev veth-c nodad &&
   ip -n "$H" link set veth-h up && ip -n "$C" link set veth-c up &&
   ip -n "$H" link set lo up && ip -n "$C" link set lo up || { echo "FAIL: setup"; exit 1; }
 
@@ -55,29 +56,31 @@ ip -n "$H" link add veth-h type veth peer name veth-c netns "$C" &&
 ip netns exec "$H" python3 -c "
 import socket, threading
 def serve(port):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(('0.0.0.0', port)); s.listen(16)
+    s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # dual stack: IPv4 and IPv6
+    s.bind(('::', port)); s.listen(16)
     while True:
         c, _ = s.accept(); c.close()
 for p in (8080, 7777): threading.Thread(target=serve, args=(p,), daemon=True).start()
 threading.Event().wait(120)" >"$tmp/servers.log" 2>&1 &
 pids+=($!)
 
-# probe tcp|udp PORT: what the client sees: connected, refused (RST / ICMP unreachable) or timeout.
+# probe tcp|udp PORT [ADDRESS]: what the client sees: connected, refused (RST / ICMP unreachable) or timeout.
 probe() {
   ip netns exec "$C" timeout 5 python3 -c "
 import socket, sys
-proto, port = sys.argv[1], int(sys.argv[2])
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if proto == 'tcp' else socket.SOCK_DGRAM)
+proto, port, addr = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.socket(socket.AF_INET6 if ':' in addr else socket.AF_INET,
+                  socket.SOCK_STREAM if proto == 'tcp' else socket.SOCK_DGRAM)
 s.settimeout(1.5)
 try:
-    s.connect(('10.97.3.2', port))
+    s.connect((addr, port))
     if proto == 'udp':
         s.send(b'strata'); s.recv(100)  # a closed port answers ICMP unreachable: ECONNREFUSED here
     print('connected' if proto == 'tcp' else 'answered')
 except ConnectionRefusedError: print('refused')
 except (TimeoutError, socket.timeout): print('timeout')
-except OSError as e: print('error', e.errno)" "$1" "$2" 2>&1
+except OSError as e: print('error', e.errno)" "$1" "$2" "${3:-10.97.3.2}" 2>&1
 }
 tables() { ip netns exec "$H" nft list tables 2>/dev/null | grep -c ' strata$'; }
 wait_for() {  # wait_for FILE TEXT [TENTHS]
@@ -110,6 +113,8 @@ start() {  # start NAME ARGS...: strata-classify in the host namespace, in the b
 expect "no enforcement: TCP to closed port 9" refused "$(probe tcp 9)"
 expect "no enforcement: UDP to closed port 9999" refused "$(probe udp 9999)"
 expect "no enforcement: TCP to 7777" connected "$(probe tcp 7777)"
+expect "no enforcement: IPv6 TCP to closed port 9" refused "$(probe tcp 9 fd97:3::2)"
+expect "no enforcement: IPv6 UDP to closed port 9999" refused "$(probe udp 9999 fd97:3::2)"
 
 # --- usage and early errors leave nothing behind ------------------------------------------------------
 rc=0
@@ -134,6 +139,9 @@ expect "stealth: TCP to closed port 9 (no RST)" timeout "$(probe tcp 9)"
 t1=$(date +%s.%N)
 expect "stealth: UDP to closed port 9999 (no ICMP unreachable)" timeout "$(probe udp 9999)"
 expect "stealth: TCP to listening port 8080" connected "$(probe tcp 8080)"
+expect "stealth: IPv6 TCP to closed port 9 (no RST)" timeout "$(probe tcp 9 fd97:3::2)"
+expect "stealth: IPv6 UDP to closed port 9999 (no ICMPv6 unreachable)" timeout "$(probe udp 9999 fd97:3::2)"
+expect "stealth: IPv6 TCP to listening port 8080" connected "$(probe tcp 8080 fd97:3::2)"
 kill -INT "$pid"
 wait_exit "$pid"
 expect "stealth: exit status after SIGINT" 0 "$?"
@@ -146,6 +154,8 @@ echo "stealth: the closed-port TCP probe took $(python3 -c "print(round($t1 - $t
 start server --policy server || exit 1
 expect "server: TCP to permitted port 8080" connected "$(probe tcp 8080)"
 expect "server: TCP to listening but not permitted port 7777" timeout "$(probe tcp 7777)"
+expect "server: IPv6 TCP to permitted port 8080" connected "$(probe tcp 8080 fd97:3::2)"
+expect "server: IPv6 TCP to listening but not permitted port 7777" timeout "$(probe tcp 7777 fd97:3::2)"
 expect "server: TCP to closed port 9 (RST not suppressed)" refused "$(probe tcp 9)"
 expect "server: UDP to closed port 9999 (ICMP unreachable not suppressed)" refused "$(probe udp 9999)"
 kill -TERM "$pid"
