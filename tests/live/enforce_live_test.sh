@@ -7,7 +7,7 @@
 #   enforce_live_test.sh STRATA_CLASSIFY
 #
 # The expectations come from the policies (examples/policies.hpp) and traversal.md, checked from the
-# client's side with real kernel sockets, not from the tool's output:
+# client's side with real kernel sockets, over IPv4 and IPv6, not from the tool's output:
 # * stealth: a SYN to a closed port gets no RST (the client's connect times out instead of being
 #   refused) and a datagram to a closed UDP port gets no ICMP port unreachable (a connected UDP
 #   socket's recv times out instead of failing with ECONNREFUSED); a listening port still connects.
@@ -191,7 +191,7 @@ expect "tables after a failed privilege drop" 0 "$(tables)"
 # --- fail-closed (the default), SIGKILL: the tables stay and drop; the next start removes them -----------
 start killed --policy observe --fail-closed || exit 1
 kill -KILL "$pid"
-wait_exit "$pid"
+{ wait "$pid"; } 2>/dev/null  # reaped here, so bash reports no "Killed"
 expect "fail-closed: tables after SIGKILL (left behind)" 2 "$(tables)"
 expect "fail-closed: TCP to 8080 after SIGKILL (queue without listener: dropped)" timeout "$(probe tcp 8080)"
 start restart --policy observe || exit 1
@@ -208,7 +208,7 @@ start open --policy stealth --fail-open || exit 1
 expect "fail-open: tables while enforcing" 2 "$(tables)"
 expect "fail-open: TCP to closed port 9 while enforcing stealth" timeout "$(probe tcp 9)"
 kill -KILL "$pid"
-wait_exit "$pid"
+{ wait "$pid"; } 2>/dev/null  # reaped here, so bash reports no "Killed"
 sleep 0.2
 expect "fail-open: tables after SIGKILL" 0 "$(tables)"
 expect "fail-open: TCP to 8080 after SIGKILL" connected "$(probe tcp 8080)"
