@@ -494,8 +494,16 @@ class source {
         const std::int64_t left_ms = (until - now + 999'999) / 1'000'000;
         if (left_ms < timeout) timeout = static_cast<int>(left_ms);
       }
+      if (idle_) idle_(idle_context_);
       if (!wait(timeout)) return finish();
     }
+  }
+
+  /// Called on the reading thread each time the rings are drained, before the source waits for the
+  /// kernel: a consumer that hands frames to another thread wakes it here, once per burst.
+  void on_idle(void (*fn)(void*), void* context) noexcept {
+    idle_ = fn;
+    idle_context_ = context;
   }
 
   const io::frame& current() const noexcept { return current_; }
@@ -584,6 +592,8 @@ class source {
   std::vector<packet_socket> sockets_;
   std::vector<bool> up_, alive_;
   detail::unique_fd wake_;
+  void (*idle_)(void*) = nullptr;
+  void* idle_context_ = nullptr;
   std::atomic<bool> stop_{false};
   std::optional<std::stop_callback<waker>> stop_callback_;
   std::int64_t deadline_ = 0;

@@ -313,6 +313,19 @@ class session {
 
   void work(worker& w) {
     std::uint64_t gen = monitor_->generation();
+    // The writer is woken once per burst (when the rings are drained) or every wake_batch frames, not
+    // per frame: a wake is a futex call, and one per frame cost more than classifying the frame.
+    struct pending_wake {
+      session* self;
+      unsigned frames = 0;
+      static void flush(void* p) {
+        auto* w = static_cast<pending_wake*>(p);
+        if (w->frames == 0) return;
+        w->frames = 0;
+        w->self->tick();
+      }
+    } wake{this};
+    w.src->on_idle(&pending_wake::flush, &wake);
     for (const io::frame& f : *w.src) {
       if (o_.count && admitted_.fetch_add(1, std::memory_order_relaxed) >= o_.count) {  // -c: only with a bound
         request_stop();
@@ -325,6 +338,7 @@ class session {
       const record r = w.routes && f.outgoing ? w.engine->classify(departing(w, f)) : w.engine->classify(f);
       detail::slot* s = nullptr;
       for (unsigned spins = 0; (s = w.queue.producer_slot()) == nullptr; ++spins) {
+        if (spins == 0) pending_wake::flush(&wake);  // full: the writer must be awake
         if (spins > 64) std::this_thread::sleep_for(std::chrono::microseconds(50));  // the writer is behind
       }
       s->rec = r;
@@ -336,8 +350,9 @@ class session {
         s->frame.data = {};
       }
       w.queue.publish();
-      tick();
+      if (++wake.frames >= wake_batch) pending_wake::flush(&wake);
     }
+    w.src->on_idle(nullptr, nullptr);
     if (!w.src->end_reason().empty()) set_end_reason(w.src->end_reason());
     w.finished.store(true, std::memory_order_release);
     tick();
@@ -413,6 +428,7 @@ class session {
     }
   }
 
+  static constexpr unsigned wake_batch = 64;
   void tick() noexcept {
     ticks_.fetch_add(1, std::memory_order_release);
     ticks_.notify_all();
