@@ -797,10 +797,12 @@ def write_classic_pcap(path, frames):
 
 def choose_locals(frames):
     """The observed hosts of a capture made by someone else, one run each: the destination of the first
-    TCP SYN without ACK (the host being connected to), and the source of the first IPv4/IPv6 packet (the
-    host that speaks first), when they differ."""
+    TCP SYN without ACK (the host being connected to; a SYN cut across IPv4 fragments is read from the
+    datagram they rebuild), and the source of the first IPv4/IPv6 packet (the host that speaks first),
+    when they differ."""
     import ipaddress
     first, syn_dst = None, None
+    parts = {}  # IPv4 datagram (src, dst, id) -> {offset: data}: a SYN may be cut across fragments
     for _, fr in frames:
         if len(fr) < 14:
             continue
@@ -810,8 +812,22 @@ def choose_locals(frames):
         ip = fr[off:]
         if et == 0x0800 and len(ip) >= 20 and ip[0] >> 4 == 4:
             src, dst, ihl = ipaddress.IPv4Address(ip[12:16]), ipaddress.IPv4Address(ip[16:20]), (ip[0] & 15) * 4
-            fragmented = struct.unpack(">H", ip[6:8])[0] & 0x3FFF
+            flags_off = struct.unpack(">H", ip[6:8])[0]
+            fragmented = flags_off & 0x3FFF
             tcp = ip[ihl:] if ip[9] == 6 and not fragmented else b""
+            if ip[9] == 6 and fragmented:
+                total = struct.unpack(">H", ip[2:4])[0]
+                got = parts.setdefault((src, dst, ip[4:6]), {})
+                got[(flags_off & 0x1FFF) * 8] = (ip[ihl:total], bool(flags_off & 0x2000))
+                data = b""
+                while len(data) in got:
+                    body, more = got[len(data)]
+                    if not body:
+                        break
+                    data += body
+                    if not more:
+                        tcp = data  # the whole datagram: its TCP header
+                        break
         elif et == 0x86DD and len(ip) >= 40 and ip[0] >> 4 == 6:
             src, dst = ipaddress.IPv6Address(ip[8:24]), ipaddress.IPv6Address(ip[24:40])
             tcp = ip[40:] if ip[6] == 6 else b""
