@@ -30,6 +30,7 @@
 
 #include <strata/arbitration.hpp>
 #include <strata/detail/fixed_string.hpp>
+#include <strata/flow/flow_table.hpp>
 
 #include <algorithm>
 #include <array>
@@ -1160,7 +1161,48 @@ struct policy_diff {
       if (detail::an::contains(r.region, v)) return true;
     return false;
   }
+  /// `affects` for what a flow knows (protocol, addresses, ports): a region's condition on any other
+  /// field (interface, application, flags, ...) counts as met, so the answer is never too narrow.
+  constexpr bool affects_tuple(layer_id l, const incoming_values& v) const {
+    const layer_diff* d = find(l);
+    if (!d) return false;
+    if (d->whole) return true;
+    constexpr field_id known[] = {field_id::ip_protocol, field_id::ip_local_address, field_id::ip_remote_address,
+                                  field_id::ip_local_port, field_id::ip_remote_port};
+    for (const auto& r : d->regions) {
+      if (r.region.empty) continue;
+      bool inside = true;
+      for (const auto& dim : r.region.dims) {
+        bool tuple_slot = false;
+        for (field_id f : known) tuple_slot = tuple_slot || detail::an::slot_of(f) == dim.slot;
+        if (tuple_slot && !detail::an::contains(dim.set, dim.slot, v)) {
+          inside = false;
+          break;
+        }
+      }
+      if (inside) return true;
+    }
+    return false;
+  }
 };
+
+/// For engine::select(i, affected): whether a policy change can change a flow's verdict at the ALE
+/// authorization layer it was authorized at (§8: RECV_ACCEPT for inbound-created flows, CONNECT for
+/// outbound-created ones). `d` must outlive the call.
+inline auto affected_flows(const policy_diff& d) {
+  return [&d](const flow::flow_entry& e) {
+    const bool v6 = e.fam() == family::v6;
+    const layer_id l = e.inbound_origin ? (v6 ? layer_id::ale_auth_recv_accept_v6 : layer_id::ale_auth_recv_accept_v4)
+                                        : (v6 ? layer_id::ale_auth_connect_v6 : layer_id::ale_auth_connect_v4);
+    incoming_values v;
+    v.ip_protocol = e.protocol();
+    v.local_address = e.local();
+    v.remote_address = e.remote();
+    v.local_port = e.local_port();
+    v.remote_port = e.remote_port();
+    return d.affects_tuple(l, v);
+  };
+}
 
 namespace detail::an {
 

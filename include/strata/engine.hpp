@@ -160,6 +160,22 @@ class basic_engine {
     active_ = policy_index;
     ++epoch_;
   }
+  /// Switches the policy in force, marking for reauthorization only the flows `affected(flow)` names
+  /// (`const flow::flow_entry&` -> bool); the others keep their authorization. A narrower §8 for a caller
+  /// that knows what the change can affect: `select(i, affected_flows(diff(from, to)))`
+  /// (strata/analysis.hpp). Returns the number of flows marked.
+  template <class Affected>
+  std::size_t select(std::size_t policy_index, Affected&& affected) {
+    if (policy_index >= policy_count || policy_index == active_) return 0;
+    active_ = policy_index;
+    std::size_t marked = 0;
+    flows_.for_each([&](flow::flow_entry& e) {
+      if (e.policy_epoch != epoch_ || !affected(static_cast<const flow::flow_entry&>(e))) return;
+      e.policy_epoch = 0;  // epochs start at 1: reauthorized on its next packet
+      ++marked;
+    });
+    return marked;
+  }
   std::size_t selected() const { return active_; }
 
   /// The run-time sets the policies name, with their kinds (strata/sets.hpp). A set never loaded is empty.
