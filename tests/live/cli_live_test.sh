@@ -13,32 +13,10 @@
 set -uo pipefail
 
 bin=${1:?usage: cli_live_test.sh STRATA_CLASSIFY}
-[[ $EUID -eq 0 ]] || { echo "SKIP: needs root (CAP_NET_ADMIN for namespaces, CAP_NET_RAW)"; exit 77; }
-for t in ip python3 timeout; do command -v "$t" >/dev/null || { echo "SKIP: needs $t"; exit 77; }; done
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+live_init cli "CAP_NET_ADMIN for namespaces, CAP_NET_RAW" python3
 
-H=strata-cli$$h C=strata-cli$$c
-tmp=$(mktemp -d /tmp/strata-cli-live.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  ip netns del "$H" 2>/dev/null
-  ip netns del "$C" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-ip netns add "$H" && ip netns add "$C" || { echo "SKIP: cannot create network namespaces"; exit 77; }
-
-failures=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; failures=$((failures + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-
-setup_link() {
-  ip -n "$H" link add veth-h type veth peer name veth-c netns "$C" &&
-    ip -n "$H" addr add 10.98.2.2/24 dev veth-h && ip -n "$C" addr add 10.98.2.1/24 dev veth-c &&
-    ip -n "$H" link set veth-h up && ip -n "$C" link set veth-c up
-}
-setup_link || { echo "FAIL: setup"; exit 1; }
+live_veth 10.98.2 || { echo "FAIL: setup"; exit 1; }
 
 # udp N: N datagrams from the client to the host's closed port 9999, 50 ms apart
 udp() {
@@ -47,11 +25,6 @@ import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for _ in range($1):
     s.sendto(b'strata', ('10.98.2.2', 9999)); time.sleep(0.05)"
-}
-wait_for() {  # wait_for FILE TEXT [TENTHS]: until FILE contains TEXT
-  local i
-  for ((i = 0; i < ${3:-50}; i++)); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-  return 1
 }
 
 # --- a missing interface ------------------------------------------------------------------------------

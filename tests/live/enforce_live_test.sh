@@ -22,32 +22,14 @@
 set -uo pipefail
 
 bin=${1:?usage: enforce_live_test.sh STRATA_CLASSIFY}
-[[ $EUID -eq 0 ]] || { echo "SKIP: needs root (CAP_NET_ADMIN for namespaces, NFQUEUE and nftables)"; exit 77; }
-for t in ip nft python3 timeout; do command -v "$t" >/dev/null || { echo "SKIP: needs $t"; exit 77; }; done
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+live_init enf "CAP_NET_ADMIN for namespaces, NFQUEUE and nftables" nft python3
 
-H=strata-enf$$h C=strata-enf$$c
-tmp=$(mktemp -d /tmp/strata-enforce-live.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-  ip netns del "$H" 2>/dev/null  # its nftables tables go with it
-  ip netns del "$C" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-ip netns add "$H" && ip netns add "$C" || { echo "SKIP: cannot create network namespaces"; exit 77; }
-
-failures=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; failures=$((failures + 1)); }
 expect() {  # expect WHAT WANTED GOT
   if [[ "$3" == "$2" ]]; then ok "$1: $3"; else bad "$1: expected $2, got $3"; fi
 }
 
-ip -n "$H" link add veth-h type veth peer name veth-c netns "$C" &&
-  ip -n "$H" addr add 10.97.3.2/24 dev veth-h && ip -n "$C" addr add 10.97.3.1/24 dev veth-c &&
-  ip -n "$H" -6 addr add fd97:3::2/64 dev veth-h nodad && ip -n "$C" -6 addr add fd97:3::1/64 dev veth-c nodad &&
-  ip -n "$H" link set veth-h up && ip -n "$C" link set veth-c up &&
+live_veth 10.97.3 fd97:3 &&
   ip -n "$H" link set lo up && ip -n "$C" link set lo up || { echo "FAIL: setup"; exit 1; }
 
 # Servers on the host: TCP 8080 (server permits it), TCP 7777 (server does not); each accepts and closes.
@@ -83,11 +65,6 @@ except (TimeoutError, socket.timeout): print('timeout')
 except OSError as e: print('error', e.errno)" "$1" "$2" "${3:-10.97.3.2}" 2>&1
 }
 tables() { ip netns exec "$H" nft list tables 2>/dev/null | grep -c ' strata$'; }
-wait_for() {  # wait_for FILE TEXT [TENTHS]
-  local i
-  for ((i = 0; i < ${3:-50}; i++)); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-  return 1
-}
 wait_exit() {  # wait_exit PID [TENTHS]: its exit status, or 124 after the timeout
   local i
   for ((i = 0; i < ${2:-50}; i++)); do kill -0 "$1" 2>/dev/null || { { wait "$1"; } 2>/dev/null; return $?; }; sleep 0.1; done

@@ -11,31 +11,13 @@
 set -uo pipefail
 
 bin=${1:?usage: ring_full_test.sh STRATA_CLASSIFY}
-[[ $EUID -eq 0 ]] || { echo "SKIP: needs root (CAP_NET_ADMIN for namespaces, CAP_NET_RAW)"; exit 77; }
-for t in ip python3 timeout; do command -v "$t" >/dev/null || { echo "SKIP: needs $t"; exit 77; }; done
-
-H=strata-ring$$h C=strata-ring$$c
-tmp=$(mktemp -d /tmp/strata-ring-full.XXXXXX)
-pid=
-cleanup() {
-  [[ -n "$pid" ]] && { kill -CONT "$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null; }
-  ip netns del "$H" 2>/dev/null
-  ip netns del "$C" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-ip netns add "$H" && ip netns add "$C" || { echo "SKIP: cannot create network namespaces"; exit 77; }
-
-failures=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+live_init ring "CAP_NET_ADMIN for namespaces, CAP_NET_RAW" python3
 
 for ns in "$H" "$C"; do
   ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 done
-ip -n "$H" link add veth-h type veth peer name veth-c netns "$C" &&
-  ip -n "$H" addr add 10.96.4.2/24 dev veth-h && ip -n "$C" addr add 10.96.4.1/24 dev veth-c &&
-  ip -n "$H" link set veth-h up && ip -n "$C" link set veth-c up || { echo "FAIL: setup"; exit 1; }
+live_veth 10.96.4 || { echo "FAIL: setup"; exit 1; }
 mac_h=$(ip netns exec "$H" cat /sys/class/net/veth-h/address)
 mac_c=$(ip netns exec "$C" cat /sys/class/net/veth-c/address)
 ip -n "$H" neigh replace 10.96.4.1 lladdr "$mac_c" dev veth-h nud permanent &&
@@ -43,6 +25,7 @@ ip -n "$H" neigh replace 10.96.4.1 lladdr "$mac_c" dev veth-h nud permanent &&
 
 ip netns exec "$H" "$bin" -i veth-h --blocks 2 --block-size 4096 -q --summary >"$tmp/out" 2>"$tmp/err" &
 pid=$!
+pids+=("$pid")
 sleep 0.7
 kill -0 "$pid" 2>/dev/null || { echo "FAIL: did not start: $(cat "$tmp/err")"; exit 1; }
 kill -STOP "$pid"
