@@ -28,7 +28,7 @@ struct record {
   std::uint64_t frame = 0;
   traffic_direction dir = traffic_direction::none;
   flow_label flow{};
-  trace steps{};                   ///< layers visited, in order (loopback: outbound then inbound)
+  trace steps;                     ///< layers visited, in order (loopback: outbound then inbound)
   action verdict = action::permit;
   std::int16_t filter = -1;        ///< deciding filter in the policy that classified it, -1 for none (a suppressed
                                    ///< answer, a later fragment: in the policy that classified its trigger, its datagram)
