@@ -235,17 +235,20 @@ def analysis(ns, workloads, ct):
              "expiry paced by the clock (`flow_table::expire_paced`: the whole table once per second of capture "
              "time in 1 ms slices, never more buckets than `expire` on every frame), the flow's bucket prefetched as "
              "soon as the direction is known, no copy of `parsed` for inbound frames that need no reassembly, the "
-             "record's flow label written in place, `reauthorizes` a constexpr table. Floor before → after, the two "
+             "record's flow label written in place, `reauthorizes` a constexpr table; then the trace of a record "
+             "left uninitialized past its `count` (`step_record` trivially default-constructible), so that "
+             "`verdict_engine` no longer stores ~400 bytes of empty steps per frame. Floor before → after, the two "
              "binaries alternated 4 times (3 repetitions each, pinned to one CPU; medians of the runs, best run in "
-             "brackets): mix 214.8 → 195.8 ns/frame (208.3 → 182.1), real 120.7 → 107.6 (117.3 → 102.5); a second "
-             "A/B under heavier load: mix 253.2 → 227.3, real 144.0 → 123.6 — 10–12% less. Traces are unchanged "
+             "brackets): the first five changes: mix 214.8 → 195.8 ns/frame (208.3 → 182.1), real 120.7 → 107.6 "
+             "(117.3 → 102.5); the trace: mix 202.9 → 197.2 (182.1 → 173.6), real 103.3 → 83.8 (101.6 → 80.1); "
+             "all of it, under heavier load: mix 292.8 → 229.9 (214.0 → 187.2), real 180.1 → 116.2 (137.1 → "
+             "90.0) — about 12–20% less on the mix, a third less on the real captures. Traces are unchanged "
              "(strata-classify's JSONL and `--summary` are identical on every capture under every policy). What is "
              "left, by profile of the new floor on the mix: `parse` 35% (half of it the first touch of the frame, a "
              "cache miss; 13% of it `rep stos` zeroing `parsed`), `flow_table::find` 15% (two thirds of it the "
-             "bucket's first load: the prefetch comes only a few dozen ns earlier), and the trace of `verdict_engine`'s "
-             "record, still value-initialized (`trace`/`step_record` in `pipeline.hpp` would need storage that is "
-             "not initialized past `count`). The floor is now mostly cache misses, not instructions: the next step is "
-             "a batch API (`classify(span<frame>)`) that prefetches the next frames' first line and flow buckets.\n")
+             "bucket's first load: the prefetch comes only a few dozen ns earlier). The floor is now mostly cache "
+             "misses, not instructions: the next step is a batch API (`classify(span<frame>)`) that prefetches the "
+             "next frames' first line and flow buckets.\n")
     t.append(f"**4. Why ≥ 5× `bpf_filter` is missed in the engine:** the goal compares strata's whole engine (flows, "
              f"paths, listener oracle, records) with a stateless filter program. The floor alone ({fmt(floor)} ns) "
              f"is {fmt(ratio(floor, bpf100), 2)}× `bpf-s100`'s whole time ({fmt(bpf100)} ns): no classifier on top of "
@@ -255,11 +258,12 @@ def analysis(ns, workloads, ct):
              f"{fmt(ratio(bpf100, s100), 1)}× faster than `bpf-s100`, and it grows far slower with the rule count "
              "(BPF's time is linear in its instructions: compare s10 and s100 in the table). Part of the pipeline's "
              "time is the parse itself (strata decodes every header and IPv6 extension; BPF reads three fields at "
-             "fixed offsets). With the floor changes of 3 (one run of the floor, s100, bpf-s100, p1000 and rte_acl "
-             "contenders, loaded machine, 2026-12-05): bpf-s100 / strata-s100 0.85× (mix) and 0.80× (real), was "
-             "0.88× and 0.61× in a run just before them; the pipeline 1.46× and 1.31× (was 1.56× and 1.56×, noise: "
-             "the pipeline was not changed); rte_acl / strata-1000 0.37× and 0.31× (was 0.41× and 0.29×). The floor "
-             "is still about BPF's whole time, so 5× stays out of reach of the engine without the batch API of 3.\n")
+             "fixed offsets). With all the floor changes of 3 (one run of the floor, s100, bpf-s100, p1000 and rte_acl "
+             "contenders, loaded machine, 2026-12-05; ratio = their time / strata's): bpf-s100 / strata-s100 1.18× "
+             "(mix) and 1.30× (real), was 0.88× and 0.61× in a run just before the changes; the pipeline 1.60× "
+             "and 1.88× (was 1.56× both); rte_acl (best of single/batch) / strata-1000 0.50× and 0.32× (was 0.41× "
+             "and 0.29×), its pipeline 0.74× and 0.54× (was 0.68× and 0.55×). The floor is now 0.78× (mix) and "
+             "0.72× (real) of BPF's whole time: 5× stays out of reach of the engine without the batch API of 3.\n")
     g1, g3 = ct.get(("g++", 1000)), ct.get(("g++", 3000))
     c1, c3 = ct.get(("clang++", 1000)), ct.get(("clang++", 3000))
     g10 = ct.get(("g++", 10))
