@@ -265,7 +265,7 @@ inline const char* frame_sequence(const std::uint8_t* data, std::size_t size) {
   if (host_bits & 8) {
     std::uint64_t index = 0;
     for (const sequence_frame& f : frames)
-      answers.add(strata::packet::parse(f.bytes, lt, f.wire_length), h, ++index, f.time_ns);
+      answers.add(strata::packet::parse(f.bytes, lt, f.wire_length), f.bytes, h, ++index, f.time_ns);
   }
   auto e = std::make_unique<engine_type>(h, cfg);
   if (host_bits & 8) e->use_answers(&answers);
