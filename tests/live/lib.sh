@@ -26,6 +26,9 @@ live_init() {
 live_cleanup() {
   local p
   for p in "${pids[@]}"; do
+    # `ip netns exec … timeout N cmd` leaves cmd a child of timeout: killed first, or it would keep the
+    # test's output open (CTest waits for it) until its own timeout
+    pkill -KILL -P "$p" 2>/dev/null
     kill -CONT "$p" 2>/dev/null
     kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null
   done
