@@ -7,9 +7,8 @@
 //                                                      written as they are to IFACE (AF_PACKET, no qdisc)
 //
 // Prints one line: "sent N packets in S s (R pps)". Exit 0, or 1 with a message naming the cause.
-// A bench program with a main of its own (bench/CMakeLists.txt links benchmark_main, which this main overrides).
-#include <pcap/pcap.h>
-
+// A bench program with a main of its own (bench/CMakeLists.txt links benchmark_main, which this main
+// overrides).
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
@@ -27,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include <pcap/pcap.h>
+
 namespace {
 
 int fail(const std::string& what) {
@@ -38,7 +39,8 @@ struct stopwatch {
   std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
   void report(unsigned long long sent) const {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("sent %llu packets in %.3f s (%.0f pps)\n", sent, s, s > 0 ? static_cast<double>(sent) / s : 0.0);
+    std::printf("sent %llu packets in %.3f s (%.0f pps)\n", sent, s,
+                s > 0 ? static_cast<double>(sent) / s : 0.0);
   }
 };
 

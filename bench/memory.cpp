@@ -2,15 +2,16 @@
 // resident memory of one million flows, in the bare flow table and in the engine (1M inbound SYNs from
 // distinct remotes, each leaving a flow in state syn_received). Prints one JSON object (bench/run keeps
 // it; bench/report.py turns it into the memory table).
-#include <strata/engine.hpp>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <string>
-#include <unistd.h>
 #include <vector>
+
+#include <strata/engine.hpp>
 
 namespace {
 
@@ -27,12 +28,47 @@ void syn_frame(std::vector<std::byte>& out, std::uint32_t i) {
   for (auto b : eth) out.push_back(std::byte(b));
   const std::uint32_t src = (10u << 24) | (i >> 6), dst = 0xc0a8010a;
   const std::uint16_t sport = static_cast<std::uint16_t>(1024 + (i & 63));
-  const std::uint8_t ip[20] = {0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0,
-                               std::uint8_t(src >> 24), std::uint8_t(src >> 16), std::uint8_t(src >> 8), std::uint8_t(src),
-                               std::uint8_t(dst >> 24), std::uint8_t(dst >> 16), std::uint8_t(dst >> 8), std::uint8_t(dst)};
+  const std::uint8_t ip[20] = {0x45,
+                               0,
+                               0,
+                               40,
+                               0,
+                               1,
+                               0x40,
+                               0,
+                               64,
+                               6,
+                               0,
+                               0,
+                               std::uint8_t(src >> 24),
+                               std::uint8_t(src >> 16),
+                               std::uint8_t(src >> 8),
+                               std::uint8_t(src),
+                               std::uint8_t(dst >> 24),
+                               std::uint8_t(dst >> 16),
+                               std::uint8_t(dst >> 8),
+                               std::uint8_t(dst)};
   for (auto b : ip) out.push_back(std::byte(b));
-  const std::uint8_t tcp[20] = {std::uint8_t(sport >> 8), std::uint8_t(sport), 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0,
-                                0x50, 0x02, 0xfa, 0xf0, 0, 0, 0, 0};
+  const std::uint8_t tcp[20] = {std::uint8_t(sport >> 8),
+                                std::uint8_t(sport),
+                                0x01,
+                                0xbb,
+                                0,
+                                0,
+                                0,
+                                1,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0x50,
+                                0x02,
+                                0xfa,
+                                0xf0,
+                                0,
+                                0,
+                                0,
+                                0};
   for (auto b : tcp) out.push_back(std::byte(b));
   out.resize(out.size() + 6, std::byte{0});  // Ethernet minimum: 60 bytes
 }
@@ -45,7 +81,8 @@ int main() {
   using strata::flow::flow_table;
   constexpr std::size_t million = 1'000'000;
   const std::size_t engine_default = strata::engine_config{}.flow_capacity;
-  const std::size_t default_buckets = strata::flow::detail::open_table<strata::flow::flow_entry>::buckets_for(engine_default);
+  const std::size_t default_buckets =
+      strata::flow::detail::open_table<strata::flow::flow_entry>::buckets_for(engine_default);
 
   // 1. The bare flow table: 1M flows.
   const std::size_t rss0 = rss_bytes();
@@ -77,7 +114,8 @@ int main() {
   const std::size_t rss1 = rss_bytes();
   std::size_t engine_rss = 0, engine_flows = 0;
   {
-    auto e = std::make_unique<strata::verdict_engine<allow_all>>(h, strata::engine_config{.flow_capacity = million});
+    auto e = std::make_unique<strata::verdict_engine<allow_all>>(
+        h, strata::engine_config{.flow_capacity = million});
     const std::size_t after_construction = rss_bytes() - rss1;
     std::int64_t t = std::int64_t{1'700'000'000} * 1'000'000'000;
     for (std::uint32_t i = 0; i < million; ++i) {
@@ -89,10 +127,12 @@ int main() {
     engine_rss = rss_bytes() - rss1;
     std::printf("{\n  \"flow_entry_bytes\": %zu,\n", sizeof(strata::flow::flow_entry));
     std::printf("  \"max_load\": \"7/8\",\n");
-    std::printf("  \"engine_default_capacity\": %zu,\n  \"engine_default_buckets\": %zu,\n", engine_default, default_buckets);
-    std::printf("  \"engine_default_table_bytes\": %zu,\n", default_buckets * sizeof(strata::flow::flow_entry));
-    std::printf("  \"table_1m_bytes\": %zu,\n  \"table_1m_flows\": %zu,\n  \"table_1m_rss_bytes\": %zu,\n", table_bytes,
-                table_size, table_rss);
+    std::printf("  \"engine_default_capacity\": %zu,\n  \"engine_default_buckets\": %zu,\n", engine_default,
+                default_buckets);
+    std::printf("  \"engine_default_table_bytes\": %zu,\n",
+                default_buckets * sizeof(strata::flow::flow_entry));
+    std::printf("  \"table_1m_bytes\": %zu,\n  \"table_1m_flows\": %zu,\n  \"table_1m_rss_bytes\": %zu,\n",
+                table_bytes, table_size, table_rss);
     std::printf("  \"engine_1m_construct_rss_bytes\": %zu,\n", after_construction);
     std::printf("  \"engine_1m_flows\": %zu,\n  \"engine_1m_rss_bytes\": %zu\n}\n", engine_flows, engine_rss);
   }

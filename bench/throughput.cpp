@@ -15,12 +15,6 @@
 // Every contender is checked against strata before the timing (verdicts and deciding filters); the
 // results go to the benchmark context (JSON) and to stderr. bench/run runs this and writes the tables.
 // strata-needs: pcap
-#include "throughput/common.hpp"
-
-#include <benchmark/benchmark.h>
-#include <pcap/pcap.h>
-#include <strata/io/pcap_file.hpp>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -30,8 +24,14 @@
 #include <random>
 #include <string>
 
+#include <benchmark/benchmark.h>
+#include <pcap/pcap.h>
+
+#include <strata/io/pcap_file.hpp>
+
 #include "bench_bpf.hpp"
 #include "bench_rules.hpp"
+#include "throughput/common.hpp"
 
 namespace fs = std::filesystem;
 
@@ -39,8 +39,8 @@ namespace bench {
 namespace {
 
 std::string v4_text(std::uint32_t a) {
-  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." + std::to_string((a >> 8) & 255) + "." +
-         std::to_string(a & 255);
+  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." +
+         std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255);
 }
 
 void finish_segment(segment& s, const std::vector<std::pair<std::size_t, std::size_t>>& spans) {
@@ -49,19 +49,23 @@ void finish_segment(segment& s, const std::vector<std::pair<std::size_t, std::si
   if (!s.frames.empty())
     s.shift_ns = (s.frames.back().time - s.frames.front().time).count() + std::int64_t{120'000'000'000};
   for (const strata::io::frame& f : s.frames)
-    s.answers.add(strata::packet::parse(f.data, s.link, f.wire_length), s.host, f.index, f.time.time_since_epoch().count());
+    s.answers.add(strata::packet::parse(f.data, s.link, f.wire_length), s.host, f.index,
+                  f.time.time_since_epoch().count());
   (void)s.answers.answered(strata::family::v4, 0, {}, 0, {}, 0, 0, 0);  // sorts once, before any timing
   for (std::size_t i = 0; i < s.host.local_count(); ++i) {
     const strata::prefix& p = s.host.local(i);
-    if (p.fam == strata::family::v4) s.v4_locals.push_back(v4_text(p.addr.v4()) + "/" + std::to_string(p.length));
+    if (p.fam == strata::family::v4)
+      s.v4_locals.push_back(v4_text(p.addr.v4()) + "/" + std::to_string(p.length));
   }
 }
 
 int dlt_of(strata::packet::link_type lt) {
   switch (lt) {
     case strata::packet::link_type::raw:
-    case strata::packet::link_type::raw_dlt: return DLT_RAW;
-    default: return static_cast<int>(lt);
+    case strata::packet::link_type::raw_dlt:
+      return DLT_RAW;
+    default:
+      return static_cast<int>(lt);
   }
 }
 
@@ -86,8 +90,9 @@ bool load_capture(const fs::path& path, segment& s, const std::vector<const char
   if (locals.empty()) {  // the observed host: the most frequent address of each family
     std::map<std::pair<int, std::pair<std::uint64_t, std::uint64_t>>, std::size_t> count;
     for (std::size_t i = 0; i < s.frames.size(); ++i) {
-      const auto p = strata::packet::parse(std::span<const std::byte>(s.bytes.data() + spans[i].first, spans[i].second),
-                                           s.link, s.frames[i].wire_length);
+      const auto p =
+          strata::packet::parse(std::span<const std::byte>(s.bytes.data() + spans[i].first, spans[i].second),
+                                s.link, s.frames[i].wire_length);
       if (!p.ok()) continue;
       ++count[{static_cast<int>(p.fam), {p.src.hi, p.src.lo}}];
       ++count[{static_cast<int>(p.fam), {p.dst.hi, p.dst.lo}}];
@@ -97,7 +102,8 @@ bool load_capture(const fs::path& path, segment& s, const std::vector<const char
       strata::address a{};
       for (const auto& [k, n] : count)
         if (k.first == static_cast<int>(f) && n > best) best = n, a = {k.second.first, k.second.second};
-      if (best) s.host.add_local(strata::prefix{a, static_cast<std::uint8_t>(f == strata::family::v4 ? 32 : 128), f});
+      if (best)
+        s.host.add_local(strata::prefix{a, static_cast<std::uint8_t>(f == strata::family::v4 ? 32 : 128), f});
     }
   }
   finish_segment(s, spans);
@@ -140,7 +146,8 @@ enum class flow_type { tcp_in, tcp_out, udp_out, udp_in, udp_closed, tcp_closed,
 
 struct step_plan {
   bool from_host;
-  std::uint8_t tcp_flags;  // TCP; for others: 0 data, 1 ICMP port unreachable (host answers), 2 echo request, 3 echo reply
+  std::uint8_t tcp_flags;  // TCP; for others: 0 data, 1 ICMP port unreachable (host answers), 2 echo request,
+                           // 3 echo reply
   std::uint16_t payload;
 };
 
@@ -159,7 +166,8 @@ class mix_generator {
  public:
   explicit mix_generator(std::uint64_t seed) : rng_(seed) {
     // Filters to aim flows at: the 100-filter policy (twice as often), the stateless s100 and p1000.
-    for (const auto* list : {&bench_rules::p100[0], &bench_rules::p100[0], &bench_rules::s100[0], &bench_rules::p1000[0]}) {
+    for (const auto* list :
+         {&bench_rules::p100[0], &bench_rules::p100[0], &bench_rules::s100[0], &bench_rules::p1000[0]}) {
       const std::size_t n = list == &bench_rules::p100[0]   ? std::size(bench_rules::p100)
                             : list == &bench_rules::s100[0] ? std::size(bench_rules::s100)
                                                             : std::size(bench_rules::p1000);
@@ -190,8 +198,10 @@ class mix_generator {
       emit(f, f.steps[f.next++], s.bytes);
       spans.emplace_back(off, s.bytes.size() - off);
       t += 3000;  // 3 µs apart: about 330k packets per second
-      s.frames.push_back({{}, static_cast<std::uint32_t>(s.bytes.size() - off),
-                          strata::io::timestamp(std::chrono::nanoseconds(t)), s.frames.size() + 1});
+      s.frames.push_back({{},
+                          static_cast<std::uint32_t>(s.bytes.size() - off),
+                          strata::io::timestamp(std::chrono::nanoseconds(t)),
+                          s.frames.size() + 1});
       if (f.next == f.steps.size()) {
         active[i] = std::move(active.back());
         active.pop_back();
@@ -203,7 +213,9 @@ class mix_generator {
   }
 
  private:
-  std::uint32_t u(std::uint32_t lo, std::uint32_t hi) { return std::uniform_int_distribution<std::uint32_t>(lo, hi)(rng_); }
+  std::uint32_t u(std::uint32_t lo, std::uint32_t hi) {
+    return std::uniform_int_distribution<std::uint32_t>(lo, hi)(rng_);
+  }
   bool chance(double p) { return std::bernoulli_distribution(p)(rng_); }
 
   endpoint random_remote(bool v6) {
@@ -233,8 +245,8 @@ class mix_generator {
     for (int attempt = 0; attempt < 20; ++attempt) {
       const bench_rules::rule& r = *targets_[u(0, static_cast<std::uint32_t>(targets_.size() - 1))];
       using L = strata::layer_id;
-      const bool inbound_layer = r.layer == L::ale_auth_recv_accept_v4 || r.layer == L::inbound_transport_v4 ||
-                                 r.layer == L::inbound_ippacket_v4;
+      const bool inbound_layer = r.layer == L::ale_auth_recv_accept_v4 ||
+                                 r.layer == L::inbound_transport_v4 || r.layer == L::inbound_ippacket_v4;
       if (r.layer == L::ale_auth_recv_accept_v4 || r.layer == L::ale_auth_connect_v4) {
         if (inbound_layer == host_initiated) continue;  // an ALE layer sees the flow's creator only
       }
@@ -245,11 +257,20 @@ class mix_generator {
       for (std::size_t c = 0; c < r.ncond; ++c) {
         const auto& k = r.conds[c];
         switch (k.kind) {
-          case bench_rules::port_eq: f.host_port = static_cast<std::uint16_t>(k.a); break;
-          case bench_rules::port_range: f.host_port = static_cast<std::uint16_t>(u(k.a, k.b)); break;
-          case bench_rules::raddr24: f.remote.v4 = k.a | u(1, 254); break;
-          case bench_rules::laddr: f.host.v4 = k.a; break;
-          default: break;
+          case bench_rules::port_eq:
+            f.host_port = static_cast<std::uint16_t>(k.a);
+            break;
+          case bench_rules::port_range:
+            f.host_port = static_cast<std::uint16_t>(u(k.a, k.b));
+            break;
+          case bench_rules::raddr24:
+            f.remote.v4 = k.a | u(1, 254);
+            break;
+          case bench_rules::laddr:
+            f.host.v4 = k.a;
+            break;
+          default:
+            break;
         }
       }
       return;
@@ -271,9 +292,11 @@ class mix_generator {
     const bool v6 = chance(0.12);
     f.host = host_addr(v6);
     f.remote = random_remote(v6);
-    const bool tcp = f.type == flow_type::tcp_in || f.type == flow_type::tcp_out || f.type == flow_type::tcp_closed;
+    const bool tcp =
+        f.type == flow_type::tcp_in || f.type == flow_type::tcp_out || f.type == flow_type::tcp_closed;
     f.proto = f.type == flow_type::echo ? (v6 ? 58 : 1) : tcp ? 6 : 17;
-    const bool host_initiated = f.type == flow_type::tcp_out || f.type == flow_type::udp_out || f.type == flow_type::echo;
+    const bool host_initiated =
+        f.type == flow_type::tcp_out || f.type == flow_type::udp_out || f.type == flow_type::echo;
     const std::uint16_t ephemeral = static_cast<std::uint16_t>(u(32768, 60999));
     const std::uint16_t service = tcp ? tcp_services[u(0, 9)] : udp_services[u(0, 4)];
     f.host_port = host_initiated ? ephemeral : service;
@@ -281,7 +304,9 @@ class mix_generator {
     if (f.type == flow_type::echo) f.host_port = static_cast<std::uint16_t>(u(1, 65535)), f.remote_port = 0;
     if (!v6 && f.type != flow_type::echo && chance(0.5)) aim(f, host_initiated);
 
-    auto add = [&](bool from_host, std::uint8_t flags, std::uint16_t payload) { f.steps.push_back({from_host, flags, payload}); };
+    auto add = [&](bool from_host, std::uint8_t flags, std::uint16_t payload) {
+      f.steps.push_back({from_host, flags, payload});
+    };
     const bool I = host_initiated;  // the initiator's side, "from host" when the host initiates
     switch (f.type) {
       case flow_type::tcp_in:
@@ -290,13 +315,16 @@ class mix_generator {
         for (std::uint32_t k = u(1, 5); k--;) {
           add(I, 0x18, static_cast<std::uint16_t>(u(40, 400)));
           add(!I, 0x10, 0);
-          for (std::uint32_t seg = u(1, 2); seg--;) add(!I, 0x18, static_cast<std::uint16_t>(chance(0.5) ? 1460 : u(100, 1400)));
+          for (std::uint32_t seg = u(1, 2); seg--;)
+            add(!I, 0x18, static_cast<std::uint16_t>(chance(0.5) ? 1460 : u(100, 1400)));
           add(I, 0x10, 0);
         }
         add(I, 0x11, 0), add(!I, 0x10, 0), add(!I, 0x11, 0), add(I, 0x10, 0);
         break;
       }
-      case flow_type::tcp_closed: add(false, 0x02, 0), add(true, 0x14, 0); break;
+      case flow_type::tcp_closed:
+        add(false, 0x02, 0), add(true, 0x14, 0);
+        break;
       case flow_type::udp_out:
       case flow_type::udp_in:
         for (std::uint32_t k = u(1, 3); k--;) {
@@ -304,7 +332,9 @@ class mix_generator {
           add(!I, 0, static_cast<std::uint16_t>(u(30, 512)));
         }
         break;
-      case flow_type::udp_closed: add(false, 0, static_cast<std::uint16_t>(u(30, 200))), add(true, 1, 0); break;
+      case flow_type::udp_closed:
+        add(false, 0, static_cast<std::uint16_t>(u(30, 200))), add(true, 1, 0);
+        break;
       case flow_type::echo:
         for (std::uint32_t k = u(1, 4); k--;) add(true, 2, 56), add(false, 3, 56);
         break;
@@ -315,7 +345,9 @@ class mix_generator {
   static void put16(std::vector<std::byte>& b, std::uint16_t v) {
     b.push_back(std::byte(v >> 8)), b.push_back(std::byte(v & 255));
   }
-  static void put32(std::vector<std::byte>& b, std::uint32_t v) { put16(b, static_cast<std::uint16_t>(v >> 16)), put16(b, static_cast<std::uint16_t>(v)); }
+  static void put32(std::vector<std::byte>& b, std::uint32_t v) {
+    put16(b, static_cast<std::uint16_t>(v >> 16)), put16(b, static_cast<std::uint16_t>(v));
+  }
   static void set16(std::vector<std::byte>& b, std::size_t at, std::uint16_t v) {
     b[at] = std::byte(v >> 8), b[at + 1] = std::byte(v & 255);
   }
@@ -327,8 +359,8 @@ class mix_generator {
   }
 
   // IP header (v4 or v6) from src to dst; returns where its length field must be patched.
-  static std::size_t ip_header(std::vector<std::byte>& b, const endpoint& src, const endpoint& dst, std::uint8_t proto,
-                               std::uint16_t id) {
+  static std::size_t ip_header(std::vector<std::byte>& b, const endpoint& src, const endpoint& dst,
+                               std::uint8_t proto, std::uint16_t id) {
     const std::size_t at = b.size();
     if (src.v6) {
       put32(b, 0x60000000), put16(b, 0), b.push_back(std::byte(proto)), b.push_back(std::byte(64));
@@ -372,13 +404,15 @@ class mix_generator {
       const std::uint32_t ack = st.from_host ? f.seq_remote : f.seq_host;
       const bool syn = st.tcp_flags & 0x02;
       put16(b, sport), put16(b, dport), put32(b, seq), put32(b, (st.tcp_flags & 0x10) ? ack : 0);
-      put16(b, static_cast<std::uint16_t>(((syn ? 6 : 5) << 12) | st.tcp_flags)), put16(b, 64240), put16(b, 0), put16(b, 0);
+      put16(b, static_cast<std::uint16_t>(((syn ? 6 : 5) << 12) | st.tcp_flags)), put16(b, 64240),
+          put16(b, 0), put16(b, 0);
       if (syn) put32(b, 0x020405b4);  // MSS 1460
       b.resize(b.size() + st.payload, std::byte{0x61});
       seq += st.payload + (syn || (st.tcp_flags & 0x01) ? 1 : 0);
     } else if (icmp_answer) {  // port unreachable quoting the datagram that came in
       const std::size_t icmp = b.size();
-      b.push_back(std::byte(f.host.v6 ? 1 : 3)), b.push_back(std::byte(f.host.v6 ? 4 : 3)), put16(b, 0), put32(b, 0);
+      b.push_back(std::byte(f.host.v6 ? 1 : 3)), b.push_back(std::byte(f.host.v6 ? 4 : 3)), put16(b, 0),
+          put32(b, 0);
       const std::size_t q = ip_header(b, f.remote, f.host, 17, 7);
       put16(b, f.remote_port), put16(b, f.host_port), put16(b, 8 + 64), put16(b, 0);
       (void)icmp;
@@ -389,7 +423,8 @@ class mix_generator {
       }
     } else if (f.proto == 1 || f.proto == 58) {
       const bool request = st.tcp_flags == 2;
-      b.push_back(std::byte(f.proto == 58 ? (request ? 128 : 129) : (request ? 8 : 0))), b.push_back(std::byte(0));
+      b.push_back(std::byte(f.proto == 58 ? (request ? 128 : 129) : (request ? 8 : 0))),
+          b.push_back(std::byte(0));
       put16(b, 0), put16(b, f.host_port), put16(b, static_cast<std::uint16_t>(f.next));
       b.resize(b.size() + st.payload, std::byte{0x20});
     } else {  // UDP
@@ -464,14 +499,16 @@ class bpf_contender final : public contender {
   std::uint64_t blocked_ = 0;
 };
 
-// ---- checks ------------------------------------------------------------------------------------------------
+// ---- checks
+// ------------------------------------------------------------------------------------------------
 
-std::string check_bpf(const workload& w, const bpf_programs& p, const std::vector<stateless_outcome>& strata_out) {
+std::string check_bpf(const workload& w, const bpf_programs& p,
+                      const std::vector<stateless_outcome>& strata_out) {
   std::size_t i = 0, agree = 0, differ = 0, na_match = 0, blocked = 0;
   for (std::size_t s = 0; s < w.segs.size(); ++s) {
     for (const strata::io::frame& f : w.segs[s].frames) {
-      const bool m = bpf_filter(p.progs[s].bf_insns, reinterpret_cast<const u_char*>(f.data.data()), f.wire_length,
-                                static_cast<u_int>(f.data.size())) != 0;
+      const bool m = bpf_filter(p.progs[s].bf_insns, reinterpret_cast<const u_char*>(f.data.data()),
+                                f.wire_length, static_cast<u_int>(f.data.size())) != 0;
       const stateless_outcome& o = strata_out[i++];
       if (o.verdict < 0) {
         na_match += m;
@@ -493,8 +530,8 @@ std::string check_outcomes(const std::vector<stateless_outcome>& a, const std::v
     blocked += a[i].verdict == 1;
     (a[i] == b[i] ? agree : differ)++;
   }
-  return std::to_string(agree) + " agree (verdict and deciding filter), " + std::to_string(differ) + " differ (" +
-         std::to_string(blocked) + " blocked)";
+  return std::to_string(agree) + " agree (verdict and deciding filter), " + std::to_string(differ) +
+         " differ (" + std::to_string(blocked) + " blocked)";
 }
 
 void note(const std::string& key, const std::string& value) {
@@ -558,19 +595,20 @@ int main(int argc, char** argv) {
     std::size_t bytes = 0;
     for (const auto& s : w.segs) bytes += s.bytes.size();
     note("workload." + w.name + ".bytes", std::to_string(bytes));
-    std::fprintf(stderr, "throughput: workload %s: %zu frames, %zu bytes, %zu captures\n", w.name.c_str(), segs_frames, bytes,
-                 w.segs.size());
+    std::fprintf(stderr, "throughput: workload %s: %zu frames, %zu bytes, %zu captures\n", w.name.c_str(),
+                 segs_frames, bytes, w.segs.size());
 
     // Checks: every classifier against strata.
     const std::size_t bad100 = check_p100(w, w.name == "mix" ? 97 : 1);
     const std::size_t bad1000 = check_p1000(w, w.name == "mix" ? 997 : 7);
-    note("check." + w.name + ".path-keys",
-                                "hand-100, runtime-10/100 vs strata: " + std::to_string(bad100) +
-                                    " mismatches; runtime-1000: " + std::to_string(bad1000) + " (every path key, sampled frames)");
+    note("check." + w.name + ".path-keys", "hand-100, runtime-10/100 vs strata: " + std::to_string(bad100) +
+                                               " mismatches; runtime-1000: " + std::to_string(bad1000) +
+                                               " (every path key, sampled frames)");
     failed_checks = failed_checks || bad100 || bad1000;
     const auto s10 = outcomes_s10(w), s100 = outcomes_s100(w), p1000 = outcomes_p1000(w);
     std::vector<contender_info> winfos = infos;
-    for (const auto& [name, expr, out] : {std::tuple{"s10", bench_bpf::s10, &s10}, std::tuple{"s100", bench_bpf::s100, &s100}}) {
+    for (const auto& [name, expr, out] :
+         {std::tuple{"s10", bench_bpf::s10, &s10}, std::tuple{"s100", bench_bpf::s100, &s100}}) {
       bpf_progs.push_back(compile_bpf(w, expr));
       const bpf_programs& p = bpf_progs.back();
       if (!p.error.empty()) {
@@ -592,12 +630,14 @@ int main(int argc, char** argv) {
       by_name[info.name] = c.get();
       all.push_back({w.name + "/" + info.name, std::move(c)});
     }
-    for (const auto& [a, b] : {std::pair{"strata-100", "hand-100"}, std::pair{"strata-100", "runtime-100"},
-                               std::pair{"strata-10", "runtime-10"}, std::pair{"strata-1000", "runtime-1000"}}) {
-      const bool same = by_name[a]->blocked() == by_name[b]->blocked() && by_name[a]->hits() == by_name[b]->hits();
+    for (const auto& [a, b] :
+         {std::pair{"strata-100", "hand-100"}, std::pair{"strata-100", "runtime-100"},
+          std::pair{"strata-10", "runtime-10"}, std::pair{"strata-1000", "runtime-1000"}}) {
+      const bool same =
+          by_name[a]->blocked() == by_name[b]->blocked() && by_name[a]->hits() == by_name[b]->hits();
       note("check." + w.name + "." + b,
-                                  std::string(same ? "same" : "DIFFERENT") + " blocked count and per-filter decisions as " + a +
-                                      " (" + std::to_string(by_name[a]->blocked()) + " blocked in the warm-up pass)");
+           std::string(same ? "same" : "DIFFERENT") + " blocked count and per-filter decisions as " + a +
+               " (" + std::to_string(by_name[a]->blocked()) + " blocked in the warm-up pass)");
       failed_checks = failed_checks || !same;
     }
     for (const char* n : {"floor", "strata-10", "strata-100", "strata-1000", "strata-s100"})
@@ -611,9 +651,9 @@ int main(int argc, char** argv) {
   }
 
   for (registered& r : all) {
-    const std::size_t packets =
-        std::find_if(workloads.begin(), workloads.end(), [&](const workload& w) { return r.name.rfind(w.name + "/", 0) == 0; })
-            ->packets();
+    const std::size_t packets = std::find_if(workloads.begin(), workloads.end(), [&](const workload& w) {
+                                  return r.name.rfind(w.name + "/", 0) == 0;
+                                })->packets();
     contender* c = r.c.get();
     benchmark::RegisterBenchmark(r.name.c_str(), [c, packets](benchmark::State& st) {
       for (auto _ : st) c->pass();

@@ -4,18 +4,18 @@
 //
 //   blocked_only tests/data/strata-demo.pcap 10.99.1.2 fd99:1::2
 // strata-needs: pcap
-#include "policies.hpp"
+#include <cstdio>
+#include <string>
+
+#include <range/v3/view/filter.hpp>
+#include <range/v3/view/take.hpp>
 
 #include <strata/engine.hpp>
 #include <strata/io/format.hpp>
 #include <strata/io/pcap_file.hpp>
 #include <strata/views.hpp>
 
-#include <range/v3/view/filter.hpp>
-#include <range/v3/view/take.hpp>
-
-#include <cstdio>
-#include <string>
+#include "policies.hpp"
 
 int main(int argc, char** argv) {
   if (argc < 3) {
@@ -38,8 +38,8 @@ int main(int argc, char** argv) {
   engine e{host, {.link = capture->link_type()}};
 
   std::string line;
-  for (const strata::record& r : *capture | strata::views::classify(e) | ranges::views::filter(strata::is_blocked) |
-                                     ranges::views::take(10)) {
+  for (const strata::record& r : *capture | strata::views::classify(e) |
+                                     ranges::views::filter(strata::is_blocked) | ranges::views::take(10)) {
     line.clear();
     strata::io::append_text<engine>(line, r);
     std::puts(line.c_str());

@@ -12,11 +12,11 @@
 #include <string>
 #include <string_view>
 
-#include "policies.hpp"
-
 #include <strata/cli.hpp>
 #include <strata/render.hpp>
 #include <strata/strata.hpp>
+
+#include "policies.hpp"
 
 using namespace strata;
 
@@ -47,7 +47,8 @@ constexpr incoming_values ssh_from_lan = tcp_syn("10.1.2.3"_v4, 22);
 // Proven by the compiler, not by a test run: the compiled pipeline permits SSH from the LAN...
 static_assert(host_pipeline::run<path::tcp::inbound_syn<v4>>(ssh_from_lan).verdict == action::permit);
 // ...blocks it from elsewhere, and the interpreted reference agrees.
-static_assert(host_pipeline::run<path::tcp::inbound_syn<v4>>(tcp_syn("192.0.2.7"_v4, 22)).verdict == action::block);
+static_assert(host_pipeline::run<path::tcp::inbound_syn<v4>>(tcp_syn("192.0.2.7"_v4, 22)).verdict ==
+              action::block);
 static_assert(verdict(host_policy, path::tcp::inbound_syn<v4>{}, ssh_from_lan) == action::permit);
 
 namespace {
@@ -121,7 +122,8 @@ int classify_capture(const char* file) {
     capture_engine e{observed, {.link = capture->link_type()}};
     e.select(p);
     e.use_answers(&answers);
-    std::printf("--- policy %.*s\n", static_cast<int>(capture_policy_names[p].size()), capture_policy_names[p].data());
+    std::printf("--- policy %.*s\n", static_cast<int>(capture_policy_names[p].size()),
+                capture_policy_names[p].data());
     std::string line;
     for (const record& r : *capture | views::classify(e)) {
       if (std::find(std::begin(shown), std::end(shown), r.frame) == std::end(shown)) continue;
@@ -130,7 +132,8 @@ int classify_capture(const char* file) {
       std::printf("%s\n", line.c_str());
       if (p == 0 && r.frame == 7)
         capture_engine::with_policy(0, [&](const auto& pol) {
-          write_graph("demo-capture-flow", to_dot(r.steps, pol, {}, "frame 7: tcp 10.99.1.1:40080 > 10.99.1.2:8080 (SYN)"));
+          write_graph("demo-capture-flow",
+                      to_dot(r.steps, pol, {}, "frame 7: tcp 10.99.1.1:40080 > 10.99.1.2:8080 (SYN)"));
         });
     }
     std::printf("\n");

@@ -16,15 +16,15 @@ inline constexpr auto observe = policy();
 inline constexpr sublayer stealth_sublayer{"stealth", 0x4000};
 // Blocking at the discard layers suppresses the stack's answer (the RST, the ICMP unreachable).
 // INBOUND_IPPACKET_DISCARD offers no protocol: the discard reason says "nobody listens".
-inline constexpr auto stealth = policy(
-    filter<"stealth-tcp-v4", layer::inbound_transport_v4_discard>(stealth_sublayer, action::block,
-                                                                   ip_protocol == proto::tcp),
-    filter<"stealth-tcp-v6", layer::inbound_transport_v6_discard>(stealth_sublayer, action::block,
-                                                                   ip_protocol == proto::tcp),
-    filter<"stealth-udp-v4", layer::inbound_ippacket_v4_discard>(
-        stealth_sublayer, action::block, discard_reason == discard_reason_code::port_unreachable),
-    filter<"stealth-udp-v6", layer::inbound_ippacket_v6_discard>(
-        stealth_sublayer, action::block, discard_reason == discard_reason_code::port_unreachable));
+inline constexpr auto stealth =
+    policy(filter<"stealth-tcp-v4", layer::inbound_transport_v4_discard>(stealth_sublayer, action::block,
+                                                                         ip_protocol == proto::tcp),
+           filter<"stealth-tcp-v6", layer::inbound_transport_v6_discard>(stealth_sublayer, action::block,
+                                                                         ip_protocol == proto::tcp),
+           filter<"stealth-udp-v4", layer::inbound_ippacket_v4_discard>(
+               stealth_sublayer, action::block, discard_reason == discard_reason_code::port_unreachable),
+           filter<"stealth-udp-v6", layer::inbound_ippacket_v6_discard>(
+               stealth_sublayer, action::block, discard_reason == discard_reason_code::port_unreachable));
 
 // Two sublayers show WFP's arbitration: every sublayer has its say, "admin" (higher weight) first.
 // Its hard permit for SSH (clear_action_right) stands against the base sublayer's catch-all block;
@@ -32,22 +32,26 @@ inline constexpr auto stealth = policy(
 inline constexpr sublayer admin{"admin", 0xc000};
 inline constexpr sublayer base{"base", 0x4000};
 inline constexpr auto server = policy(
-    filter<"ssh-admin-v4", layer::ale_auth_recv_accept_v4>(admin, weight(15), action::permit, clear_action_right,
-                                                          ip_protocol == proto::tcp, local_port == 22),
-    filter<"ssh-admin-v6", layer::ale_auth_recv_accept_v6>(admin, weight(15), action::permit, clear_action_right,
-                                                          ip_protocol == proto::tcp, local_port == 22),
-    filter<"lan-soft-v4", layer::ale_auth_recv_accept_v4>(admin, action::permit, remote_address == "10.0.0.0/8"_v4),
-    filter<"web-v4", layer::ale_auth_recv_accept_v4>(base, weight(8), action::permit, ip_protocol == proto::tcp,
-                                                    local_port == 80 || local_port == 443 || local_port == 8080),
-    filter<"web-v6", layer::ale_auth_recv_accept_v6>(base, weight(8), action::permit, ip_protocol == proto::tcp,
-                                                    local_port == 80 || local_port == 443 || local_port == 8080),
-    filter<"dns-v4", layer::ale_auth_recv_accept_v4>(base, weight(8), action::permit, ip_protocol == proto::udp,
-                                                    local_port == 53 || local_port == 5353),
-    filter<"dns-v6", layer::ale_auth_recv_accept_v6>(base, weight(8), action::permit, ip_protocol == proto::udp,
-                                                    local_port == 53 || local_port == 5353),
-    filter<"icmp-v4", layer::ale_auth_recv_accept_v4>(base, weight(8), action::permit, ip_protocol == proto::icmp),
+    filter<"ssh-admin-v4", layer::ale_auth_recv_accept_v4>(
+        admin, weight(15), action::permit, clear_action_right, ip_protocol == proto::tcp, local_port == 22),
+    filter<"ssh-admin-v6", layer::ale_auth_recv_accept_v6>(
+        admin, weight(15), action::permit, clear_action_right, ip_protocol == proto::tcp, local_port == 22),
+    filter<"lan-soft-v4", layer::ale_auth_recv_accept_v4>(admin, action::permit,
+                                                          remote_address == "10.0.0.0/8"_v4),
+    filter<"web-v4", layer::ale_auth_recv_accept_v4>(
+        base, weight(8), action::permit, ip_protocol == proto::tcp,
+        local_port == 80 || local_port == 443 || local_port == 8080),
+    filter<"web-v6", layer::ale_auth_recv_accept_v6>(
+        base, weight(8), action::permit, ip_protocol == proto::tcp,
+        local_port == 80 || local_port == 443 || local_port == 8080),
+    filter<"dns-v4", layer::ale_auth_recv_accept_v4>(
+        base, weight(8), action::permit, ip_protocol == proto::udp, local_port == 53 || local_port == 5353),
+    filter<"dns-v6", layer::ale_auth_recv_accept_v6>(
+        base, weight(8), action::permit, ip_protocol == proto::udp, local_port == 53 || local_port == 5353),
+    filter<"icmp-v4", layer::ale_auth_recv_accept_v4>(base, weight(8), action::permit,
+                                                      ip_protocol == proto::icmp),
     filter<"icmp-v6", layer::ale_auth_recv_accept_v6>(base, weight(8), action::permit,
-                                                     ip_protocol == proto::icmpv6),
+                                                      ip_protocol == proto::icmpv6),
     filter<"default-deny-v4", layer::ale_auth_recv_accept_v4>(base, weight(0), action::block),
     filter<"default-deny-v6", layer::ale_auth_recv_accept_v6>(base, weight(0), action::block));
 

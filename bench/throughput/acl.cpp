@@ -13,19 +13,19 @@
 
 #if STRATA_BENCH_HAVE_DPDK
 
-#include "bench_rules.hpp"
-
+#include <arpa/inet.h>
 #include <rte_acl.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <sched.h>
 
 #include <algorithm>
-#include <arpa/inet.h>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <string>
+
+#include "bench_rules.hpp"
 
 namespace bench {
 namespace {
@@ -71,7 +71,8 @@ acl_state& state() {
 
 int sublayer_index(std::uint16_t weight) { return weight == 0x9000 ? 0 : weight == 0x4000 ? 1 : 2; }
 
-bool build(direction_ctx& d, const char* name, strata::layer_id first, strata::layer_id second, std::string& err) {
+bool build(direction_ctx& d, const char* name, strata::layer_id first, strata::layer_id second,
+           std::string& err) {
   rte_acl_param p{};
   p.name = name;
   p.socket_id = 0;
@@ -108,21 +109,30 @@ bool build(direction_ctx& d, const char* name, strata::layer_id first, strata::l
     for (std::size_t c = 0; c < r.ncond; ++c) {
       const auto& k = r.conds[c];
       switch (k.kind) {
-        case bench_rules::proto: a.field[0].value.u8 = static_cast<std::uint8_t>(k.a), a.field[0].mask_range.u8 = 0xff; break;
-        case bench_rules::laddr: a.field[1].value.u32 = k.a, a.field[1].mask_range.u32 = 32; break;
-        case bench_rules::raddr24: a.field[2].value.u32 = k.a, a.field[2].mask_range.u32 = 24; break;
+        case bench_rules::proto:
+          a.field[0].value.u8 = static_cast<std::uint8_t>(k.a), a.field[0].mask_range.u8 = 0xff;
+          break;
+        case bench_rules::laddr:
+          a.field[1].value.u32 = k.a, a.field[1].mask_range.u32 = 32;
+          break;
+        case bench_rules::raddr24:
+          a.field[2].value.u32 = k.a, a.field[2].mask_range.u32 = 24;
+          break;
         case bench_rules::port_eq:
-          a.field[3].value.u16 = static_cast<std::uint16_t>(k.a), a.field[3].mask_range.u16 = static_cast<std::uint16_t>(k.a);
+          a.field[3].value.u16 = static_cast<std::uint16_t>(k.a),
+          a.field[3].mask_range.u16 = static_cast<std::uint16_t>(k.a);
           break;
         case bench_rules::port_range:
-          a.field[3].value.u16 = static_cast<std::uint16_t>(k.a), a.field[3].mask_range.u16 = static_cast<std::uint16_t>(k.b);
+          a.field[3].value.u16 = static_cast<std::uint16_t>(k.a),
+          a.field[3].mask_range.u16 = static_cast<std::uint16_t>(k.b);
           break;
       }
     }
     rules.push_back(a);
   }
   d.rules = rules.size();
-  if (int rc = rte_acl_add_rules(d.ctx, reinterpret_cast<const rte_acl_rule*>(rules.data()), rules.size()); rc != 0) {
+  if (int rc = rte_acl_add_rules(d.ctx, reinterpret_cast<const rte_acl_rule*>(rules.data()), rules.size());
+      rc != 0) {
     err = "rte_acl_add_rules: " + std::to_string(rc);
     return false;
   }
@@ -152,15 +162,18 @@ bool init() {
       }
   // peers.md: a plain process without hugepages; -l names the one CPU this process runs on.
   std::string lcore = std::to_string(cpu);
-  const char* args[] = {"throughput", "--no-huge", "--no-pci", "-l", lcore.c_str(), "-m", "256", "--no-telemetry",
-                        "--no-shconf", "--log-level=lib.eal:error"};
+  const char* args[] = {
+      "throughput", "--no-huge", "--no-pci",       "-l",          lcore.c_str(),
+      "-m",         "256",       "--no-telemetry", "--no-shconf", "--log-level=lib.eal:error"};
   if (rte_eal_init(static_cast<int>(std::size(args)), const_cast<char**>(args)) < 0) {
     s.error = std::string("rte_eal_init failed: ") + rte_strerror(rte_errno);
     return false;
   }
   const auto t0 = std::chrono::steady_clock::now();
-  if (!build(s.in, "strata_in", strata::layer_id::inbound_ippacket_v4, strata::layer_id::inbound_transport_v4, s.error) ||
-      !build(s.out, "strata_out", strata::layer_id::outbound_transport_v4, strata::layer_id::outbound_ippacket_v4, s.error))
+  if (!build(s.in, "strata_in", strata::layer_id::inbound_ippacket_v4, strata::layer_id::inbound_transport_v4,
+             s.error) ||
+      !build(s.out, "strata_out", strata::layer_id::outbound_transport_v4,
+             strata::layer_id::outbound_ippacket_v4, s.error))
     return false;
   s.build_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   s.actions.assign(std::size(bench_rules::p1000), strata::action::permit);
@@ -275,8 +288,8 @@ class acl_batch final : public contender {
 
 bool acl_available(std::string& why) {
   if (init()) {
-    why = "rte_acl: " + std::to_string(state().in.rules + state().out.rules) + " rules (IP-packet + transport layers of p1000), build " +
-          std::to_string(state().build_ms) + " ms";
+    why = "rte_acl: " + std::to_string(state().in.rules + state().out.rules) +
+          " rules (IP-packet + transport layers of p1000), build " + std::to_string(state().build_ms) + " ms";
     return true;
   }
   why = state().error;

@@ -3,10 +3,6 @@
 // bench/throughput.cpp defines a few contenders (so that the large policies compile in parallel).
 #pragma once
 
-#include <strata/engine.hpp>
-#include <strata/flow/answers.hpp>
-#include <strata/packet/parse.hpp>
-
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -14,6 +10,10 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <strata/engine.hpp>
+#include <strata/flow/answers.hpp>
+#include <strata/packet/parse.hpp>
 
 namespace bench {
 
@@ -72,7 +72,9 @@ class engine_contender final : public contender {
   explicit engine_contender(const workload& w) : w_(w) {
     for (const segment& s : w.segs) {
       auto e = std::make_unique<engine_type>(
-          s.host, strata::engine_config{.flow_capacity = s.flow_capacity, .endpoint_capacity = s.flow_capacity / 4, .link = s.link});
+          s.host,
+          strata::engine_config{
+              .flow_capacity = s.flow_capacity, .endpoint_capacity = s.flow_capacity / 4, .link = s.link});
       e->use_answers(const_cast<strata::flow::answer_index*>(&s.answers));
       engines_.push_back(std::move(e));
     }
@@ -83,7 +85,8 @@ class engine_contender final : public contender {
       engine_type& e = *engines_[i];
       const segment& s = w_.segs[i];
       std::uint64_t b = 0;
-      for (const strata::io::frame& f : s.frames) b += e.classify(shifted(f, s, loop_)).verdict == strata::action::block;
+      for (const strata::io::frame& f : s.frames)
+        b += e.classify(shifted(f, s, loop_)).verdict == strata::action::block;
       blocked_ += b;
     }
   }

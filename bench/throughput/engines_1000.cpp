@@ -1,10 +1,10 @@
 // Contenders with the 1000-filter policy: strata's engine, the run-time (vector) engine in the same
 // engine, and strata's compiled pipeline as a stateless classifier (the counterpart of rte_acl).
+#include <cstdio>
+
 #include "bench_policy_p1000.hpp"
 #include "common.hpp"
 #include "runtime_engine.hpp"
-
-#include <cstdio>
 
 namespace bench {
 inline constexpr auto runtime_p1000 = generated::p1000;
@@ -40,7 +40,8 @@ std::size_t check_p1000(const workload& w, std::size_t sample_every) {
         for (const strata::path_key k : strata::all_path_keys) {
           if (!(strata::compiled<generated::p1000>::classify(k, v) == runtime1000.classify(k, v))) {
             if (bad < 5)
-              std::fprintf(stderr, "check: runtime-1000 differs on %s\n", std::string(strata::name(k.kind)).c_str());
+              std::fprintf(stderr, "check: runtime-1000 differs on %s\n",
+                           std::string(strata::name(k.kind)).c_str());
             ++bad;
           }
         }
@@ -50,6 +51,8 @@ std::size_t check_p1000(const workload& w, std::size_t sample_every) {
   return bad;
 }
 
-std::vector<stateless_outcome> outcomes_p1000(const workload& w) { return stateless_outcomes<generated::p1000>(w); }
+std::vector<stateless_outcome> outcomes_p1000(const workload& w) {
+  return stateless_outcomes<generated::p1000>(w);
+}
 
 }  // namespace bench

@@ -1,6 +1,8 @@
 // Contenders on strata's engine with the small policies: the parse-only floor (empty policy), strata with
 // 10 and 100 filters, the hand-written classifier of the 100-filter policy, the run-time (vector) engine
 // with 10 and 100 filters, and the stateless block lists s10/s100 (engine and pipeline-only).
+#include <cstdio>
+
 #include "bench_hand100.hpp"
 #include "bench_policy_p10.hpp"
 #include "bench_policy_p100.hpp"
@@ -8,8 +10,6 @@
 #include "bench_policy_s100.hpp"
 #include "common.hpp"
 #include "runtime_engine.hpp"
-
-#include <cstdio>
 
 namespace bench {
 
@@ -60,14 +60,24 @@ inline strata::path_result classify(strata::path_key key, const strata::incoming
       discard(res, layer_id::inbound_ippacket_v6_discard);
     return res;
   }
-  const auto in_ip = [&] { return apply(res, layer_id::inbound_ippacket_v4, hand100::inbound_ippacket_v4(v)); };
-  const auto in_tr = [&] { return apply(res, layer_id::inbound_transport_v4, hand100::inbound_transport_v4(v)); };
-  const auto out_tr = [&] { return apply(res, layer_id::outbound_transport_v4, hand100::outbound_transport_v4(v)); };
-  const auto out_ip = [&] { return apply(res, layer_id::outbound_ippacket_v4, hand100::outbound_ippacket_v4(v)); };
+  const auto in_ip = [&] {
+    return apply(res, layer_id::inbound_ippacket_v4, hand100::inbound_ippacket_v4(v));
+  };
+  const auto in_tr = [&] {
+    return apply(res, layer_id::inbound_transport_v4, hand100::inbound_transport_v4(v));
+  };
+  const auto out_tr = [&] {
+    return apply(res, layer_id::outbound_transport_v4, hand100::outbound_transport_v4(v));
+  };
+  const auto out_ip = [&] {
+    return apply(res, layer_id::outbound_ippacket_v4, hand100::outbound_ippacket_v4(v));
+  };
   const auto accept = [&] {
     return apply(res, layer_id::ale_auth_recv_accept_v4, hand100::ale_auth_recv_accept_v4(v));
   };
-  const auto connect = [&] { return apply(res, layer_id::ale_auth_connect_v4, hand100::ale_auth_connect_v4(v)); };
+  const auto connect = [&] {
+    return apply(res, layer_id::ale_auth_connect_v4, hand100::ale_auth_connect_v4(v));
+  };
   // A reassembled datagram visits INBOUND_IPPACKET twice more with the same values: the same decision.
   switch (key.kind) {
     case path_kind::tcp_inbound_segment:
@@ -76,43 +86,58 @@ inline strata::path_result classify(strata::path_key key, const strata::incoming
     case path_kind::tcp_inbound_final_ack:
     case path_kind::tcp_inbound_final_ack_payload:
     case path_kind::datagram_inbound:
-    case path_kind::icmp_error_inbound: (void)(in_ip() && in_tr()); break;
+    case path_kind::icmp_error_inbound:
+      (void)(in_ip() && in_tr());
+      break;
     case path_kind::tcp_outbound_segment:
     case path_kind::tcp_outbound_data:
     case path_kind::tcp_outbound_syn_ack:
     case path_kind::tcp_outbound_final_ack:
     case path_kind::tcp_outbound_final_ack_payload:
     case path_kind::datagram_outbound:
-    case path_kind::icmp_error_outbound: (void)(out_tr() && out_ip()); break;
+    case path_kind::icmp_error_outbound:
+      (void)(out_tr() && out_ip());
+      break;
     case path_kind::tcp_inbound_syn:
     case path_kind::tcp_inbound_reauthorize:
     case path_kind::tcp_inbound_reauthorize_payload:
     case path_kind::datagram_inbound_first:
-    case path_kind::datagram_inbound_reauthorize: (void)(in_ip() && in_tr() && accept()); break;
+    case path_kind::datagram_inbound_reauthorize:
+      (void)(in_ip() && in_tr() && accept());
+      break;
     case path_kind::tcp_inbound_reauthorize_connect:
     case path_kind::tcp_inbound_reauthorize_connect_payload:
-    case path_kind::datagram_inbound_reauthorize_connect: (void)(in_ip() && in_tr() && connect()); break;
+    case path_kind::datagram_inbound_reauthorize_connect:
+      (void)(in_ip() && in_tr() && connect());
+      break;
     case path_kind::tcp_active_open:
     case path_kind::tcp_outbound_reauthorize:
     case path_kind::tcp_outbound_reauthorize_payload:
     case path_kind::datagram_outbound_first_bind:
     case path_kind::datagram_outbound_first:
-    case path_kind::datagram_outbound_reauthorize: (void)(connect() && out_tr() && out_ip()); break;
+    case path_kind::datagram_outbound_reauthorize:
+      (void)(connect() && out_tr() && out_ip());
+      break;
     case path_kind::tcp_outbound_reauthorize_accept:
     case path_kind::tcp_outbound_reauthorize_accept_payload:
-    case path_kind::datagram_outbound_reauthorize_accept: (void)(accept() && out_tr() && out_ip()); break;
+    case path_kind::datagram_outbound_reauthorize_accept:
+      (void)(accept() && out_tr() && out_ip());
+      break;
     case path_kind::tcp_inbound_syn_no_listener:
       (void)(in_ip() && discard(res, layer_id::inbound_transport_v4_discard));
       break;
     case path_kind::datagram_inbound_no_listener:
       (void)(in_ip() && discard(res, layer_id::inbound_ippacket_v4_discard));
       break;
-    case path_kind::inbound_fragment: (void)in_ip(); break;
+    case path_kind::inbound_fragment:
+      (void)in_ip();
+      break;
     case path_kind::mac_inbound:  // no MAC-frame filter
     case path_kind::mac_outbound:
     case path_kind::tcp_passive_open:
     case path_kind::forward:
-    case path_kind::forward_fragment: break;
+    case path_kind::forward_fragment:
+      break;
   }
   return res;
 }
@@ -126,7 +151,9 @@ struct strata::compiled<bench::hand_p100> {
   static path_result classify(path_key key, const incoming_values& v, Trace&) {
     return bench::hand::classify(key, v);
   }
-  static path_result classify(path_key key, const incoming_values& v) { return bench::hand::classify(key, v); }
+  static path_result classify(path_key key, const incoming_values& v) {
+    return bench::hand::classify(key, v);
+  }
   template <layer_id L>  // what the engine asks (MAC-frame layers): this policy has no filter there
   static constexpr bool has_filters = generated::p100.has_filters_at(L);
 };
@@ -155,11 +182,15 @@ std::vector<contender_info> small_contenders() {
   };
 }
 
-static void describe(const char* who, strata::path_key k, const strata::path_result& a, const strata::path_result& b) {
-  std::fprintf(stderr, "check: %s differs on %s/%s%s: strata verdict %d filter %d layer %d, %s verdict %d filter %d layer %d\n",
+static void describe(const char* who, strata::path_key k, const strata::path_result& a,
+                     const strata::path_result& b) {
+  std::fprintf(stderr,
+               "check: %s differs on %s/%s%s: strata verdict %d filter %d layer %d, %s verdict %d filter %d "
+               "layer %d\n",
                who, std::string(strata::name(k.kind)).c_str(), k.fam == strata::family::v4 ? "v4" : "v6",
-               k.reassembled ? "/reassembled" : "", static_cast<int>(a.verdict), a.filter, static_cast<int>(a.layer), who,
-               static_cast<int>(b.verdict), b.filter, static_cast<int>(b.layer));
+               k.reassembled ? "/reassembled" : "", static_cast<int>(a.verdict), a.filter,
+               static_cast<int>(a.layer), who, static_cast<int>(b.verdict), b.filter,
+               static_cast<int>(b.layer));
 }
 
 std::size_t check_p100(const workload& w, std::size_t sample_every) {
@@ -184,7 +215,9 @@ std::size_t check_p100(const workload& w, std::size_t sample_every) {
             ++bad;
           }
           if (!(strata::compiled<generated::p10>::classify(k, v) == runtime10.classify(k, v))) {
-            if (bad < 5) describe("runtime-10", k, strata::compiled<generated::p10>::classify(k, v), runtime10.classify(k, v));
+            if (bad < 5)
+              describe("runtime-10", k, strata::compiled<generated::p10>::classify(k, v),
+                       runtime10.classify(k, v));
             ++bad;
           }
         }
@@ -194,7 +227,11 @@ std::size_t check_p100(const workload& w, std::size_t sample_every) {
   return bad;
 }
 
-std::vector<stateless_outcome> outcomes_s10(const workload& w) { return stateless_outcomes<generated::s10>(w); }
-std::vector<stateless_outcome> outcomes_s100(const workload& w) { return stateless_outcomes<generated::s100>(w); }
+std::vector<stateless_outcome> outcomes_s10(const workload& w) {
+  return stateless_outcomes<generated::s10>(w);
+}
+std::vector<stateless_outcome> outcomes_s100(const workload& w) {
+  return stateless_outcomes<generated::s100>(w);
+}
 
 }  // namespace bench

@@ -8,14 +8,14 @@
 // (bench::runtime_classifier below), so the flow handling is the very same code.
 #pragma once
 
-#include "bench_rules.hpp"
-
-#include <strata/pipeline.hpp>
-
 #include <algorithm>
 #include <array>
 #include <span>
 #include <vector>
+
+#include <strata/pipeline.hpp>
+
+#include "bench_rules.hpp"
 
 namespace bench {
 
@@ -33,7 +33,8 @@ class runtime_engine {
       f.weight = r.weight;
       f.act = r.act;
       f.index = static_cast<std::int16_t>(r.index);
-      f.sublayer = static_cast<std::int16_t>(std::find(weights.begin(), weights.end(), r.sublayer_weight) - weights.begin());
+      f.sublayer = static_cast<std::int16_t>(std::find(weights.begin(), weights.end(), r.sublayer_weight) -
+                                             weights.begin());
       for (std::size_t i = 0; i < r.ncond; ++i) f.conds.push_back(r.conds[i]);
       layers_[static_cast<std::size_t>(r.layer)].push_back(std::move(f));
     }
@@ -43,7 +44,8 @@ class runtime_engine {
         if (a.weight != b.weight) return a.weight > b.weight;
         return a.index < b.index;
       });
-    for (const strata::path_key k : strata::all_path_keys) paths_[strata::detail::fast_index(k)] = strata::steps_of(k);
+    for (const strata::path_key k : strata::all_path_keys)
+      paths_[strata::detail::fast_index(k)] = strata::steps_of(k);
   }
 
   strata::path_result classify(strata::path_key key, const strata::incoming_values& v) const {
@@ -69,11 +71,16 @@ class runtime_engine {
 
   static bool test(const bench_rules::cond& c, const strata::incoming_values& v) {
     switch (c.kind) {
-      case bench_rules::port_eq: return v.local_port == c.a;
-      case bench_rules::port_range: return c.a <= v.local_port && v.local_port <= c.b;
-      case bench_rules::raddr24: return (static_cast<std::uint32_t>(v.remote_address.lo) & 0xffffff00u) == c.a;
-      case bench_rules::laddr: return static_cast<std::uint32_t>(v.local_address.lo) == c.a;
-      case bench_rules::proto: return v.ip_protocol == c.a;
+      case bench_rules::port_eq:
+        return v.local_port == c.a;
+      case bench_rules::port_range:
+        return c.a <= v.local_port && v.local_port <= c.b;
+      case bench_rules::raddr24:
+        return (static_cast<std::uint32_t>(v.remote_address.lo) & 0xffffff00u) == c.a;
+      case bench_rules::laddr:
+        return static_cast<std::uint32_t>(v.local_address.lo) == c.a;
+      case bench_rules::proto:
+        return v.ip_protocol == c.a;
     }
     return false;
   }
@@ -111,14 +118,16 @@ class runtime_engine {
 
 /// A classifier type for strata::compiled<...> specializations: `engine` is a function returning the
 /// runtime_engine instance.
-#define BENCH_RUNTIME_CLASSIFIER(POLICY_COPY, ENGINE)                                                      \
-  template <>                                                                                              \
-  struct strata::compiled<POLICY_COPY> {                                                                   \
-    template <class Trace = no_trace>                                                                      \
-    static path_result classify(path_key key, const incoming_values& v, Trace&) {                          \
-      return (ENGINE).classify(key, v);                                                                    \
-    }                                                                                                      \
-    static path_result classify(path_key key, const incoming_values& v) { return (ENGINE).classify(key, v); } \
-    template <layer_id L>                                                                                  \
-    static constexpr bool has_filters = POLICY_COPY.has_filters_at(L);                                     \
+#define BENCH_RUNTIME_CLASSIFIER(POLICY_COPY, ENGINE)                             \
+  template <>                                                                     \
+  struct strata::compiled<POLICY_COPY> {                                          \
+    template <class Trace = no_trace>                                             \
+    static path_result classify(path_key key, const incoming_values& v, Trace&) { \
+      return (ENGINE).classify(key, v);                                           \
+    }                                                                             \
+    static path_result classify(path_key key, const incoming_values& v) {         \
+      return (ENGINE).classify(key, v);                                           \
+    }                                                                             \
+    template <layer_id L>                                                         \
+    static constexpr bool has_filters = POLICY_COPY.has_filters_at(L);            \
   }

@@ -2,13 +2,13 @@
 // that a literal such as "10.0.0.0/8"_v4 is checked by the compiler and costs nothing at run time.
 #pragma once
 
-#include <strata/detail/fixed_string.hpp>
-
 #include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include <strata/detail/fixed_string.hpp>
 
 namespace strata {
 
@@ -246,8 +246,10 @@ constexpr std::size_t format_address(address a, family f, char* out) {
     return n;
   }
   std::array<std::uint16_t, 8> g{};
-  for (int i = 0; i < 4; ++i) g[static_cast<std::size_t>(i)] = static_cast<std::uint16_t>(a.hi >> (48 - 16 * i));
-  for (int i = 0; i < 4; ++i) g[static_cast<std::size_t>(4 + i)] = static_cast<std::uint16_t>(a.lo >> (48 - 16 * i));
+  for (int i = 0; i < 4; ++i)
+    g[static_cast<std::size_t>(i)] = static_cast<std::uint16_t>(a.hi >> (48 - 16 * i));
+  for (int i = 0; i < 4; ++i)
+    g[static_cast<std::size_t>(4 + i)] = static_cast<std::uint16_t>(a.lo >> (48 - 16 * i));
   int best = -1, best_len = 0;
   for (int i = 0; i < 8;) {
     if (g[static_cast<std::size_t>(i)] != 0) {

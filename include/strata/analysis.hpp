@@ -1,11 +1,11 @@
 // Policy analysis (issue 7): anomalies of a policy, found by the compiler, and what a policy switch changes.
 //
-//   constexpr auto r = strata::analyze(p);          // policy_report: findings, each with layer, filters, witness
-//   static_assert(strata::analyze(p).count(strata::anomaly::shadowed) == 0);
-//   static_assert(strata::strict<p>);                // shadowed/overridden filters are compile errors naming them
-//   strata::analysis_text(r), strata::analysis_json(r)
-//   auto d = strata::diff(old_policy, new_policy);   // policy_diff: per layer, the boxes whose verdict changes
-//   d.affects(layer, values)                         // does this packet's verdict at this layer change?
+//   constexpr auto r = strata::analyze(p);          // policy_report: findings, each with layer, filters,
+//   witness static_assert(strata::analyze(p).count(strata::anomaly::shadowed) == 0);
+//   static_assert(strata::strict<p>);                // shadowed/overridden filters are compile errors naming
+//   them strata::analysis_text(r), strata::analysis_json(r) auto d = strata::diff(old_policy, new_policy); //
+//   policy_diff: per layer, the boxes whose verdict changes d.affects(layer, values) // does this packet's
+//   verdict at this layer change?
 //
 // Everything is constexpr (std::vector is used transiently), so the same code runs in static_assert and at
 // run time; for large policies call it at run time (see README "Policy analysis" for the cost).
@@ -28,10 +28,6 @@
 // policy_report::inconclusive). So: a reported anomaly is real; a rare one may be missed (documented above).
 #pragma once
 
-#include <strata/arbitration.hpp>
-#include <strata/detail/fixed_string.hpp>
-#include <strata/flow/flow_table.hpp>
-
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -40,6 +36,10 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <strata/arbitration.hpp>
+#include <strata/detail/fixed_string.hpp>
+#include <strata/flow/flow_table.hpp>
 
 namespace strata {
 
@@ -52,7 +52,8 @@ enum class anomaly : std::uint8_t {
   correlation,     ///< two filters with different actions overlap, neither contains the other (info)
 };
 constexpr std::string_view name(anomaly a) {
-  constexpr std::array<std::string_view, 5> n{"shadowed", "redundant", "overridden", "generalisation", "correlation"};
+  constexpr std::array<std::string_view, 5> n{"shadowed", "redundant", "overridden", "generalisation",
+                                              "correlation"};
   return n[static_cast<std::size_t>(a)];
 }
 
@@ -60,25 +61,25 @@ constexpr std::string_view name(anomaly a) {
 struct finding {
   anomaly kind = anomaly::shadowed;
   layer_id layer = layer_id::none;
-  std::int16_t index = -1;         ///< the filter (index into the policy)
-  std::string_view filter{};       ///< its name
-  std::string_view sublayer{};     ///< its sublayer's name
-  action act = action::none;       ///< its action
+  std::int16_t index = -1;               ///< the filter (index into the policy)
+  std::string_view filter{};             ///< its name
+  std::string_view sublayer{};           ///< its sublayer's name
+  action act = action::none;             ///< its action
   std::array<std::string_view, 4> by{};  ///< the filters that shadow / override it, or the other of the pair
-  std::uint16_t by_count = 0;      ///< how many there are (at most 4 are named)
-  bool unmatchable = false;        ///< shadowed/redundant: the filter matches no packet at all
+  std::uint16_t by_count = 0;            ///< how many there are (at most 4 are named)
+  bool unmatchable = false;              ///< shadowed/redundant: the filter matches no packet at all
   bool has_witness = false;
-  incoming_values witness{};       ///< a packet (at this layer) that the filter matches, showing the finding
-  field_set fields{};              ///< the fields worth printing: those the filters involved test
-  action verdict = action::none;   ///< overridden: the layer's verdict on the witness
+  incoming_values witness{};      ///< a packet (at this layer) that the filter matches, showing the finding
+  field_set fields{};             ///< the fields worth printing: those the filters involved test
+  action verdict = action::none;  ///< overridden: the layer's verdict on the witness
 };
 
 /// What analyze() found.
 struct policy_report {
   std::vector<finding> findings;
   std::size_t filters = 0;
-  std::size_t inconclusive = 0;    ///< queries that ran out of budget (nothing claimed for them)
-  std::size_t info_dropped = 0;    ///< information findings beyond the cap (not stored)
+  std::size_t inconclusive = 0;  ///< queries that ran out of budget (nothing claimed for them)
+  std::size_t info_dropped = 0;  ///< information findings beyond the cap (not stored)
 
   constexpr std::size_t count(anomaly k) const {
     std::size_t n = 0;
@@ -118,42 +119,97 @@ constexpr slot_kind kind_of_slot(int s) {
 
 constexpr void set_int(incoming_values& v, int s, std::uint64_t x) {
   switch (s) {
-    case 0: v.local_port = static_cast<std::uint16_t>(x); break;
-    case 1: v.remote_port = static_cast<std::uint16_t>(x); break;
-    case 2: v.ip_protocol = static_cast<std::uint8_t>(x); break;
-    case 3: v.local_address_type = static_cast<std::uint8_t>(x); break;
-    case 4: v.destination_address_type = static_cast<std::uint8_t>(x); break;
-    case 5: v.embedded_protocol = static_cast<std::uint8_t>(x); break;
-    case 6: v.flags = static_cast<std::uint32_t>(x); break;
-    case 7: v.direction = static_cast<std::uint32_t>(x); break;
-    case 8: v.interface_index = static_cast<std::uint32_t>(x); break;
-    case 9: v.sub_interface_index = static_cast<std::uint32_t>(x); break;
-    case 10: v.interface_type = static_cast<std::uint32_t>(x); break;
-    case 11: v.tunnel_type = static_cast<std::uint32_t>(x); break;
-    case 12: v.compartment_id = static_cast<std::uint32_t>(x); break;
-    case 13: v.discard_module = static_cast<std::uint32_t>(x); break;
-    case 14: v.discard_reason = static_cast<std::uint32_t>(x); break;
-    case 15: v.reauthorize_reason = static_cast<std::uint32_t>(x); break;
-    case 16: v.original_icmp_type = static_cast<std::uint16_t>(x); break;
-    case 17: v.ether_type = static_cast<std::uint16_t>(x); break;
-    case 18: v.vlan_id = static_cast<std::uint16_t>(x); break;
-    case 19: v.embedded_local_port = static_cast<std::uint16_t>(x); break;
-    case 20: v.embedded_remote_port = static_cast<std::uint16_t>(x); break;
-    case 21: v.local_interface = x; break;
-    case 22: v.mac_local_address = x; break;
-    case 23: v.mac_remote_address = x; break;
-    default: break;
+    case 0:
+      v.local_port = static_cast<std::uint16_t>(x);
+      break;
+    case 1:
+      v.remote_port = static_cast<std::uint16_t>(x);
+      break;
+    case 2:
+      v.ip_protocol = static_cast<std::uint8_t>(x);
+      break;
+    case 3:
+      v.local_address_type = static_cast<std::uint8_t>(x);
+      break;
+    case 4:
+      v.destination_address_type = static_cast<std::uint8_t>(x);
+      break;
+    case 5:
+      v.embedded_protocol = static_cast<std::uint8_t>(x);
+      break;
+    case 6:
+      v.flags = static_cast<std::uint32_t>(x);
+      break;
+    case 7:
+      v.direction = static_cast<std::uint32_t>(x);
+      break;
+    case 8:
+      v.interface_index = static_cast<std::uint32_t>(x);
+      break;
+    case 9:
+      v.sub_interface_index = static_cast<std::uint32_t>(x);
+      break;
+    case 10:
+      v.interface_type = static_cast<std::uint32_t>(x);
+      break;
+    case 11:
+      v.tunnel_type = static_cast<std::uint32_t>(x);
+      break;
+    case 12:
+      v.compartment_id = static_cast<std::uint32_t>(x);
+      break;
+    case 13:
+      v.discard_module = static_cast<std::uint32_t>(x);
+      break;
+    case 14:
+      v.discard_reason = static_cast<std::uint32_t>(x);
+      break;
+    case 15:
+      v.reauthorize_reason = static_cast<std::uint32_t>(x);
+      break;
+    case 16:
+      v.original_icmp_type = static_cast<std::uint16_t>(x);
+      break;
+    case 17:
+      v.ether_type = static_cast<std::uint16_t>(x);
+      break;
+    case 18:
+      v.vlan_id = static_cast<std::uint16_t>(x);
+      break;
+    case 19:
+      v.embedded_local_port = static_cast<std::uint16_t>(x);
+      break;
+    case 20:
+      v.embedded_remote_port = static_cast<std::uint16_t>(x);
+      break;
+    case 21:
+      v.local_interface = x;
+      break;
+    case 22:
+      v.mac_local_address = x;
+      break;
+    case 23:
+      v.mac_remote_address = x;
+      break;
+    default:
+      break;
   }
 }
 constexpr void set_address(incoming_values& v, int s, address a) {
-  if (s == 24) v.local_address = a;
-  else if (s == 25) v.remote_address = a;
-  else if (s == 26) v.embedded_remote_address = a;
+  if (s == 24)
+    v.local_address = a;
+  else if (s == 25)
+    v.remote_address = a;
+  else if (s == 26)
+    v.embedded_remote_address = a;
 }
 constexpr void set_text(incoming_values& v, int s, std::string_view t) {
-  if (s == 27) v.app_id = t;
-  else if (s == 28) v.user_id = t;
-  else if (s == 29) v.peer_name = t;
+  if (s == 27)
+    v.app_id = t;
+  else if (s == 28)
+    v.user_id = t;
+  else if (s == 29)
+    v.peer_name = t;
 }
 
 /// Which slot each field reads (-1: none, the field is a constant), found by probing field.hpp's readers,
@@ -194,8 +250,12 @@ constexpr int slot_of(field_id f) { return slots.slot[static_cast<std::size_t>(f
 
 // ---- 128-bit values and work budget --------------------------------------------------------------------
 
-constexpr address inc(address a) { return a.lo == ~std::uint64_t{0} ? address{a.hi + 1, 0} : address{a.hi, a.lo + 1}; }
-constexpr address dec(address a) { return a.lo == 0 ? address{a.hi - 1, ~std::uint64_t{0}} : address{a.hi, a.lo - 1}; }
+constexpr address inc(address a) {
+  return a.lo == ~std::uint64_t{0} ? address{a.hi + 1, 0} : address{a.hi, a.lo + 1};
+}
+constexpr address dec(address a) {
+  return a.lo == 0 ? address{a.hi - 1, ~std::uint64_t{0}} : address{a.hi, a.lo - 1};
+}
 inline constexpr address all_ones{~std::uint64_t{0}, ~std::uint64_t{0}};
 
 struct budget {
@@ -227,9 +287,12 @@ struct dset {
 
   constexpr bool empty() const {
     switch (mode) {
-      case dmode::interval: return iv.empty();
-      case dmode::cubes: return cb.empty();
-      case dmode::text: return !cofinite && tx.empty();
+      case dmode::interval:
+        return iv.empty();
+      case dmode::cubes:
+        return cb.empty();
+      case dmode::text:
+        return !cofinite && tx.empty();
     }
     return true;
   }
@@ -245,9 +308,12 @@ constexpr dset full(const space& sp, int s) {
   dset d;
   d.mode = sp.mode[static_cast<std::size_t>(s)];
   const address mx = sp.max[static_cast<std::size_t>(s)];
-  if (d.mode == dmode::interval) d.iv.push_back({address{}, mx});
-  else if (d.mode == dmode::cubes) d.cb.push_back({0, ~mx.lo});
-  else d.cofinite = true;
+  if (d.mode == dmode::interval)
+    d.iv.push_back({address{}, mx});
+  else if (d.mode == dmode::cubes)
+    d.cb.push_back({0, ~mx.lo});
+  else
+    d.cofinite = true;
   return d;
 }
 
@@ -272,8 +338,10 @@ constexpr dset intersect(const dset& a, const dset& b, budget& w) {
       while (i < a.iv.size() && j < b.iv.size()) {
         const address lo = std::max(a.iv[i].lo, b.iv[j].lo), hi = std::min(a.iv[i].hi, b.iv[j].hi);
         if (lo <= hi) r.iv.push_back({lo, hi});
-        if (a.iv[i].hi < b.iv[j].hi) ++i;
-        else ++j;
+        if (a.iv[i].hi < b.iv[j].hi)
+          ++i;
+        else
+          ++j;
       }
       break;
     }
@@ -405,9 +473,9 @@ constexpr dset unite(const dset& a, const dset& b, budget& w) {
   return r;
 }
 
-inline constexpr std::array<std::string_view, 12> text_fillers{"",     "?",     "??",     "???",     "????",     "?????",
-                                                               "??????", "???????", "????????", "?????????", "??????????",
-                                                               "???????????"};
+inline constexpr std::array<std::string_view, 12> text_fillers{
+    "",       "?",       "??",       "???",       "????",       "?????",
+    "??????", "???????", "????????", "?????????", "??????????", "???????????"};
 
 /// One member of a nonempty set.
 constexpr bool pick(const dset& d, address& a, std::string_view& t) {
@@ -510,8 +578,10 @@ constexpr void subtract(const space& sp, const box& a, const box& b, std::vector
   box rest = a;
   for (const auto& d : b.dims) {
     dset cur;
-    if (const dset* have = rest.find(d.slot)) cur = *have;
-    else cur = full(sp, d.slot);
+    if (const dset* have = rest.find(d.slot))
+      cur = *have;
+    else
+      cur = full(sp, d.slot);
     dset outside = subtract(cur, d.set, w);
     if (!outside.empty()) {
       box piece = rest;
@@ -543,9 +613,15 @@ constexpr incoming_values point_of(const box& b) {
     std::string_view t;
     if (!pick(d.set, a, t)) continue;
     switch (kind_of_slot(d.slot)) {
-      case slot_kind::integer: set_int(v, d.slot, a.lo); break;
-      case slot_kind::address: set_address(v, d.slot, a); break;
-      case slot_kind::text: set_text(v, d.slot, t); break;
+      case slot_kind::integer:
+        set_int(v, d.slot, a.lo);
+        break;
+      case slot_kind::address:
+        set_address(v, d.slot, a);
+        break;
+      case slot_kind::text:
+        set_text(v, d.slot, t);
+        break;
     }
   }
   return v;
@@ -553,12 +629,15 @@ constexpr incoming_values point_of(const box& b) {
 
 // ---- conditions to sets ------------------------------------------------------------------------------
 
-constexpr void interval_to_cubes(std::uint64_t lo, std::uint64_t hi, std::uint64_t outside, std::vector<cube>& out) {
+constexpr void interval_to_cubes(std::uint64_t lo, std::uint64_t hi, std::uint64_t outside,
+                                 std::vector<cube>& out) {
   while (lo <= hi) {
     int k = 0;
     while (k < 64 && ((lo >> k) & 1u) == 0) ++k;  // alignment of lo
     // largest aligned block that fits in [lo, hi]
-    while (k > 0 && (k == 64 ? !(lo == 0 && hi == ~std::uint64_t{0}) : (lo + ((std::uint64_t{1} << k) - 1)) > hi)) --k;
+    while (k > 0 &&
+           (k == 64 ? !(lo == 0 && hi == ~std::uint64_t{0}) : (lo + ((std::uint64_t{1} << k) - 1)) > hi))
+      --k;
     const std::uint64_t span = k == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << k) - 1;
     out.push_back({lo, ~span | outside});
     if (k == 64 || lo + span == ~std::uint64_t{0}) break;
@@ -575,8 +654,10 @@ constexpr dset condition_set(const space& sp, int s, const condition_value& c, b
   auto add_interval = [&](address lo, address hi) {
     if (hi > mx) hi = mx;
     if (lo > hi) return;
-    if (d.mode == dmode::interval) d.iv.push_back({lo, hi});
-    else interval_to_cubes(lo.lo, hi.lo, ~mx.lo, d.cb);
+    if (d.mode == dmode::interval)
+      d.iv.push_back({lo, hi});
+    else
+      interval_to_cubes(lo.lo, hi.lo, ~mx.lo, d.cb);
   };
   if (is_set_match(c.match)) {  // a run-time set: its contents are unknown at compile time
     exact = false;
@@ -587,8 +668,10 @@ constexpr dset condition_set(const space& sp, int s, const condition_value& c, b
     return d;
   }
   if (d.mode == dmode::text) {
-    if (c.match == match_type::equal) d.tx.push_back(c.text);
-    else if (c.match == match_type::not_equal) d.cofinite = true, d.tx.push_back(c.text);
+    if (c.match == match_type::equal)
+      d.tx.push_back(c.text);
+    else if (c.match == match_type::not_equal)
+      d.cofinite = true, d.tx.push_back(c.text);
     else if (c.match == match_type::equal_case_insensitive || c.match == match_type::prefix ||
              c.match == match_type::not_prefix)
       exact = false, d.cofinite = true;
@@ -609,7 +692,8 @@ constexpr dset condition_set(const space& sp, int s, const condition_value& c, b
         const bool low_outside_mask = (a.hi & ~m.hi) != 0 || (a.lo & ~m.lo) != 0;
         const bool low_outside_domain = (a.hi & ~mx.hi) != 0 || (a.lo & ~mx.lo) != 0;
         const address f1 = inc(free);  // free + 1 must be a power of two (or 0 when free is all ones)
-        const bool pow2 = (f1.hi & (f1.hi - 1)) == 0 && (f1.lo & (f1.lo - 1)) == 0 && !(f1.hi != 0 && f1.lo != 0);
+        const bool pow2 =
+            (f1.hi & (f1.hi - 1)) == 0 && (f1.lo & (f1.lo - 1)) == 0 && !(f1.hi != 0 && f1.lo != 0);
         if (low_outside_mask || low_outside_domain) {
           if (c.match == match_type::not_equal) add_interval({}, mx);  // never equal: always not equal
           return d;
@@ -635,15 +719,19 @@ constexpr dset condition_set(const space& sp, int s, const condition_value& c, b
     case match_type::less:
       if (a > address{}) add_interval({}, dec(a));
       return d;
-    case match_type::greater_or_equal: add_interval(a, mx); return d;
-    case match_type::less_or_equal: add_interval({}, a); return d;
+    case match_type::greater_or_equal:
+      add_interval(a, mx);
+      return d;
+    case match_type::less_or_equal:
+      add_interval({}, a);
+      return d;
     case match_type::range:
       if (a <= b) add_interval(a, b);
       return d;
     case match_type::flags_all_set:
     case match_type::flags_any_set:
     case match_type::flags_none_set: {
-      if (is_addr) return d;  // never matches an address
+      if (is_addr) return d;         // never matches an address
       if (d.mode != dmode::cubes) {  // cannot happen: the space puts such slots in cube mode
         exact = false;
         add_interval({}, mx);
@@ -664,7 +752,8 @@ constexpr dset condition_set(const space& sp, int s, const condition_value& c, b
       }
       return d;
     }
-    default: return d;  // string match types on numbers never match
+    default:
+      return d;  // string match types on numbers never match
   }
 }
 
@@ -688,7 +777,9 @@ constexpr space space_of(layer_id l, const P&... p) {
         sp.mode[si] = dmode::interval;
         sp.max[si] = layer_family(l) == family::v4 ? address{0, 0xffffffffu} : all_ones;
         break;
-      case slot_kind::text: sp.mode[si] = dmode::text; break;
+      case slot_kind::text:
+        sp.mode[si] = dmode::text;
+        break;
     }
   }
   auto mark = [&](const auto& pol) {
@@ -722,8 +813,10 @@ constexpr box region_of(const space& sp, const P& p, const filter_value& f, bool
     bool first = true;
     for (; i < conds.size() && conds[i].field == fld; ++i) {
       dset c = condition_set(sp, s, conds[i], exact);
-      if (first) g = std::move(c);
-      else g = unite(g, c, w);
+      if (first)
+        g = std::move(c);
+      else
+        g = unite(g, c, w);
       first = false;
     }
     if (const dset* have = r.find(s)) {
@@ -762,7 +855,7 @@ struct lfilter {
 struct layer_model {
   layer_id layer = layer_id::none;
   space sp;
-  std::vector<lfilter> f;                              // evaluation order
+  std::vector<lfilter> f;                                   // evaluation order
   std::vector<std::pair<std::size_t, std::size_t>> groups;  // sublayers: [begin, end) into f
   action default_action = action::permit;
 };
@@ -774,7 +867,8 @@ constexpr lfilter describe(const space& sp, const P& p, std::uint16_t fi, budget
   lf.index = static_cast<std::int16_t>(fi);
   lf.sub = fv.sublayer_index;
   lf.region = region_of(sp, p, fv, lf.exact, w);
-  for (const auto& c : p.conditions_of(fv)) lf.fields.bits |= std::uint64_t{1} << static_cast<unsigned>(c.field);
+  for (const auto& c : p.conditions_of(fv))
+    lf.fields.bits |= std::uint64_t{1} << static_cast<unsigned>(c.field);
   switch (fv.act) {
     case action::permit:
       lf.decides = lf.sure = lf.is_static = true;
@@ -789,14 +883,16 @@ constexpr lfilter describe(const space& sp, const P& p, std::uint16_t fi, budget
       lf.decides = true;
       if (!fv.callout) {
         lf.sure = lf.is_static = true;
-        lf.out = fv.flags.has(permit_if_callout_unregistered) ? outcome_t{okind::fixed, action::permit, false, lf.index}
-                                                              : outcome_t{okind::fixed, action::block, true, lf.index};
+        lf.out = fv.flags.has(permit_if_callout_unregistered)
+                     ? outcome_t{okind::fixed, action::permit, false, lf.index}
+                     : outcome_t{okind::fixed, action::block, true, lf.index};
       } else {
         lf.sure = fv.act == action::callout_terminating;
         lf.out = {okind::unknown, action::none, false, lf.index};
       }
       break;
-    default: break;  // continue, inspection: never decide
+    default:
+      break;  // continue, inspection: never decide
   }
   if (!lf.exact && lf.decides) {  // over-approximated region: where it may match, the outcome is unknown
     lf.out.k = okind::unknown;
@@ -859,7 +955,8 @@ constexpr bool evaluate(const layer_model& m, const std::vector<box>& start, int
     if (!b.empty) cur.push_back({b, {}});
   for (const auto& [gb, ge] : m.groups) {
     std::vector<piece> next;
-    const bool assumed_here = assume >= 0 && static_cast<std::size_t>(assume) >= gb && static_cast<std::size_t>(assume) < ge;
+    const bool assumed_here =
+        assume >= 0 && static_cast<std::size_t>(assume) >= gb && static_cast<std::size_t>(assume) < ge;
     for (auto& pc : cur) {
       if (settled(pc.st)) {
         next.push_back(std::move(pc));
@@ -996,7 +1093,8 @@ constexpr void analyze_layer(const P& p, layer_id l, const analysis_limits& lim,
           }
           if (w2.out) ok = same = false;
         }
-        if (!ok) ++rep.inconclusive;
+        if (!ok)
+          ++rep.inconclusive;
         else if (same) {
           finding rd = make_finding(p, m, anomaly::redundant, i);
           rd.unmatchable = lf.region.empty;
@@ -1015,7 +1113,8 @@ constexpr void analyze_layer(const P& p, layer_id l, const analysis_limits& lim,
           bool all = !res.empty();
           finding ov = make_finding(p, m, anomaly::overridden, i);
           for (const auto& pc : res) {
-            if (verdict_of(pc.st, true, m.default_action) != opposite || pc.st.filter < 0 || pc.st.filter == lf.index) {
+            if (verdict_of(pc.st, true, m.default_action) != opposite || pc.st.filter < 0 ||
+                pc.st.filter == lf.index) {
               all = false;
               break;
             }
@@ -1045,7 +1144,8 @@ constexpr void analyze_layer(const P& p, layer_id l, const analysis_limits& lim,
       if (z.empty) continue;
       const bool a_in_b = subset(sp, a.region, b.region, w);
       const bool b_in_a = !a_in_b && subset(sp, b.region, a.region, w);
-      if (w.out || b_in_a) continue;  // a later filter inside an earlier one: shadowing/override, reported above
+      if (w.out || b_in_a)
+        continue;  // a later filter inside an earlier one: shadowing/override, reported above
       if (rep.count(anomaly::generalisation) + rep.count(anomaly::correlation) >= lim.info_cap) {
         ++rep.info_dropped;
         continue;
@@ -1126,7 +1226,8 @@ constexpr bool contains(const box& b, const incoming_values& v) {
 
 }  // namespace detail::an
 
-// ---- policy diff -------------------------------------------------------------------------------------------
+// ---- policy diff
+// -------------------------------------------------------------------------------------------
 
 /// One region of a layer whose verdict differs between two policies.
 struct changed_region {
@@ -1167,8 +1268,9 @@ struct policy_diff {
     const layer_diff* d = find(l);
     if (!d) return false;
     if (d->whole) return true;
-    constexpr field_id known[] = {field_id::ip_protocol, field_id::ip_local_address, field_id::ip_remote_address,
-                                  field_id::ip_local_port, field_id::ip_remote_port};
+    constexpr field_id known[] = {field_id::ip_protocol, field_id::ip_local_address,
+                                  field_id::ip_remote_address, field_id::ip_local_port,
+                                  field_id::ip_remote_port};
     for (const auto& r : d->regions) {
       if (r.region.empty) continue;
       bool inside = true;
@@ -1192,8 +1294,9 @@ struct policy_diff {
 inline auto affected_flows(const policy_diff& d) {
   return [&d](const flow::flow_entry& e) {
     const bool v6 = e.fam() == family::v6;
-    const layer_id l = e.inbound_origin ? (v6 ? layer_id::ale_auth_recv_accept_v6 : layer_id::ale_auth_recv_accept_v4)
-                                        : (v6 ? layer_id::ale_auth_connect_v6 : layer_id::ale_auth_connect_v4);
+    const layer_id l = e.inbound_origin
+                           ? (v6 ? layer_id::ale_auth_recv_accept_v6 : layer_id::ale_auth_recv_accept_v4)
+                           : (v6 ? layer_id::ale_auth_connect_v6 : layer_id::ale_auth_connect_v4);
     incoming_values v;
     v.ip_protocol = e.protocol();
     v.local_address = e.local();
@@ -1213,7 +1316,8 @@ constexpr bool same_layer(const A& a, const B& b, layer_id l) {
   if (!oa.empty() && a.default_action != b.default_action) return false;
   for (std::size_t i = 0; i < oa.size(); ++i) {
     const filter_value &x = a.filters[oa[i]], &y = b.filters[ob[i]];
-    if (x.act != y.act || x.flags != y.flags || x.callout != y.callout || x.condition_count != y.condition_count ||
+    if (x.act != y.act || x.flags != y.flags || x.callout != y.callout ||
+        x.condition_count != y.condition_count ||
         a.sublayers[x.sublayer_index].weight != b.sublayers[y.sublayer_index].weight ||
         a.sublayers[x.sublayer_index].name != b.sublayers[y.sublayer_index].name)
       return false;
@@ -1224,15 +1328,17 @@ constexpr bool same_layer(const A& a, const B& b, layer_id l) {
     const auto ca = a.conditions_of(x), cb = b.conditions_of(y);
     for (std::size_t k = 0; k < ca.size(); ++k) {
       const condition_value &u = ca[k], &t = cb[k];
-      if (u.field != t.field || u.match != t.match || u.low != t.low || u.high != t.high || u.mask != t.mask ||
-          u.text != t.text)
+      if (u.field != t.field || u.match != t.match || u.low != t.low || u.high != t.high ||
+          u.mask != t.mask || u.text != t.text)
         return false;
     }
   }
   return true;
 }
 
-constexpr action verdict_action(int v) { return v == 2 ? action::none : (v ? action::block : action::permit); }
+constexpr action verdict_action(int v) {
+  return v == 2 ? action::none : (v ? action::block : action::permit);
+}
 
 }  // namespace detail::an
 
@@ -1288,14 +1394,15 @@ constexpr policy_diff diff(const A& a, const B& b, analysis_limits lim = {}) {
   return d;
 }
 
-
-// ---- strict mode ---------------------------------------------------------------------------------------------
+// ---- strict mode
+// ---------------------------------------------------------------------------------------------
 
 namespace error {
 /// Strict mode: these filters can never decide their sublayer (higher-weight filters decide first).
 template <detail::fixed_string... Filter>
 void filter_is_shadowed();
-/// Strict mode: wherever these filters decide, another sublayer's hard decision makes the verdict the opposite.
+/// Strict mode: wherever these filters decide, another sublayer's hard decision makes the verdict the
+/// opposite.
 template <detail::fixed_string... Filter>
 void filter_is_overridden();
 }  // namespace error
@@ -1371,28 +1478,32 @@ inline constexpr bool no_overridden_v = no_overridden<P>();
 
 /// Strict mode: compilation fails when the policy has shadowed or overridden filters, with one error per
 /// kind naming them all (error::filter_is_shadowed<"a", "b">, error::filter_is_overridden<...>).
-///   static_assert(strata::strict<my_policy>);   or, in a function:   strata::require_no_anomalies<my_policy>();
+///   static_assert(strata::strict<my_policy>);   or, in a function:
+///   strata::require_no_anomalies<my_policy>();
 template <auto const& P>
-inline constexpr bool strict = detail::an::no_shadowed_v<P> & detail::an::no_overridden_v<P>;
+inline constexpr bool strict = detail::an::no_shadowed_v<P>& detail::an::no_overridden_v<P>;
 template <auto const& P>
 consteval bool require_no_anomalies() {
   return strict<P>;
 }
 
-// ---- printing ----------------------------------------------------------------------------------------------
+// ---- printing
+// ----------------------------------------------------------------------------------------------
 
 namespace detail::an {
 
 inline void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += c;
+    if (c == '"' || c == '\\')
+      out += '\\', out += c;
     else if (static_cast<unsigned char>(c) < 0x20) {
       constexpr char hex[] = "0123456789abcdef";
       out += "\\u00";
       out += hex[(c >> 4) & 0xf];
       out += hex[c & 0xf];
-    } else out += c;
+    } else
+      out += c;
   }
   out += '"';
 }
@@ -1454,12 +1565,13 @@ inline std::string names_text(const finding& f) {
 /// The report as text: one block per layer, one finding per line with its witness below it.
 inline std::string analysis_text(const policy_report& r) {
   using namespace detail::an;
-  std::string out = "policy analysis: " + std::to_string(r.filters) + " filters; " +
-                    std::to_string(r.count(anomaly::shadowed)) + " shadowed, " +
-                    std::to_string(r.count(anomaly::redundant)) + " redundant, " +
-                    std::to_string(r.count(anomaly::overridden)) + " overridden; " +
-                    std::to_string(r.count(anomaly::generalisation) + r.count(anomaly::correlation) + r.info_dropped) +
-                    " overlaps with different actions (information)";
+  std::string out =
+      "policy analysis: " + std::to_string(r.filters) + " filters; " +
+      std::to_string(r.count(anomaly::shadowed)) + " shadowed, " +
+      std::to_string(r.count(anomaly::redundant)) + " redundant, " +
+      std::to_string(r.count(anomaly::overridden)) + " overridden; " +
+      std::to_string(r.count(anomaly::generalisation) + r.count(anomaly::correlation) + r.info_dropped) +
+      " overlaps with different actions (information)";
   if (r.inconclusive) out += "; " + std::to_string(r.inconclusive) + " queries inconclusive (budget)";
   out += "\n";
   layer_id last = layer_id::none;
@@ -1470,20 +1582,26 @@ inline std::string analysis_text(const policy_report& r) {
     }
     std::string line = "  " + std::string(name(f.kind));
     line.resize(18, ' ');
-    line += std::string(name(f.act)) + " \"" + std::string(f.filter) + "\" (sublayer " + std::string(f.sublayer) + "): ";
+    line += std::string(name(f.act)) + " \"" + std::string(f.filter) + "\" (sublayer " +
+            std::string(f.sublayer) + "): ";
     switch (f.kind) {
       case anomaly::shadowed:
-        line += f.unmatchable ? "matches no packet" : "every packet it matches is decided first by " + names_text(f);
+        line += f.unmatchable ? "matches no packet"
+                              : "every packet it matches is decided first by " + names_text(f);
         break;
       case anomaly::redundant:
         line += f.unmatchable ? "matches no packet" : "removing it changes no verdict";
         break;
       case anomaly::overridden:
-        line += "wherever it decides its sublayer, the layer's verdict is " + std::string(name(f.verdict)) + " by " +
-                names_text(f);
+        line += "wherever it decides its sublayer, the layer's verdict is " + std::string(name(f.verdict)) +
+                " by " + names_text(f);
         break;
-      case anomaly::generalisation: line += "matches every packet of the earlier " + names_text(f) + ", and more"; break;
-      case anomaly::correlation: line += "overlaps the earlier " + names_text(f); break;
+      case anomaly::generalisation:
+        line += "matches every packet of the earlier " + names_text(f) + ", and more";
+        break;
+      case anomaly::correlation:
+        line += "overlaps the earlier " + names_text(f);
+        break;
     }
     out += line + "\n";
     if (f.has_witness) {
@@ -1504,16 +1622,17 @@ inline std::string analysis_json(const policy_report& r) {
   std::string out = "{\"filters\":" + std::to_string(r.filters) + ",\"counts\":{";
   for (int k = 0; k < 5; ++k) {
     if (k) out += ',';
-    out += "\"" + std::string(name(static_cast<anomaly>(k))) + "\":" + std::to_string(r.count(static_cast<anomaly>(k)));
+    out += "\"" + std::string(name(static_cast<anomaly>(k))) +
+           "\":" + std::to_string(r.count(static_cast<anomaly>(k)));
   }
-  out += "},\"inconclusive\":" + std::to_string(r.inconclusive) + ",\"info_dropped\":" + std::to_string(r.info_dropped) +
-         ",\"findings\":[";
+  out += "},\"inconclusive\":" + std::to_string(r.inconclusive) +
+         ",\"info_dropped\":" + std::to_string(r.info_dropped) + ",\"findings\":[";
   bool first = true;
   for (const auto& f : r.findings) {
     if (!first) out += ',';
     first = false;
-    out += "{\"kind\":\"" + std::string(name(f.kind)) + "\",\"layer\":\"" + std::string(short_identifier(f.layer)) +
-           "\",\"filter\":";
+    out += "{\"kind\":\"" + std::string(name(f.kind)) + "\",\"layer\":\"" +
+           std::string(short_identifier(f.layer)) + "\",\"filter\":";
     append_json_string(out, f.filter);
     out += ",\"sublayer\":";
     append_json_string(out, f.sublayer);

@@ -3,19 +3,19 @@
 // pipeline (pipeline.hpp) unrolls them with constant filters, the generic evaluator below loops.
 #pragma once
 
-#include <strata/policy.hpp>
-
 #include <cstdint>
+
+#include <strata/policy.hpp>
 
 namespace strata {
 
 /// What one layer decided.
 struct layer_result {
-  action act = action::none;  ///< permit or block, or none when no filter decided
-  std::int16_t filter = -1;   ///< deciding filter (index into the policy), -1 for none
-  std::int16_t sublayer = -1; ///< its sublayer (index into the policy's sorted sublayers)
-  bool hard = false;          ///< the write right was cleared (hard permit or hard block)
-  bool veto = false;          ///< a callout's block overrode a hard permit
+  action act = action::none;   ///< permit or block, or none when no filter decided
+  std::int16_t filter = -1;    ///< deciding filter (index into the policy), -1 for none
+  std::int16_t sublayer = -1;  ///< its sublayer (index into the policy's sorted sublayers)
+  bool hard = false;           ///< the write right was cleared (hard permit or hard block)
+  bool veto = false;           ///< a callout's block overrode a hard permit
   constexpr bool decided() const { return act == action::permit || act == action::block; }
   friend constexpr bool operator==(const layer_result&, const layer_result&) = default;
 };
@@ -31,9 +31,12 @@ struct filter_outcome {
 /// The answer of a matching filter, given the current write right.
 constexpr filter_outcome outcome(const filter_value& f, const incoming_values& v, bool write_right) {
   switch (f.act) {
-    case action::permit: return {true, action::permit, f.flags.has(clear_action_right), false};
-    case action::block: return {true, action::block, true, false};  // a static block is hard
-    case action::continue_: return {};
+    case action::permit:
+      return {true, action::permit, f.flags.has(clear_action_right), false};
+    case action::block:
+      return {true, action::block, true, false};  // a static block is hard
+    case action::continue_:
+      return {};
     case action::callout_inspection:
       if (f.callout) (void)f.callout(v, write_right);  // told, never decides
       return {};
@@ -44,19 +47,20 @@ constexpr filter_outcome outcome(const filter_value& f, const incoming_values& v
         return {true, action::block, true, false};
       }
       const callout_answer a = f.callout(v, write_right);
-      if (a.act == action::permit || a.act == action::block)
-        return {true, a.act, a.clear_action_right, true};
+      if (a.act == action::permit || a.act == action::block) return {true, a.act, a.clear_action_right, true};
       if (f.act == action::callout_terminating)  // anything else counts as block
         return {true, action::block, a.clear_action_right, true};
       return {};
     }
-    case action::none: return {};
+    case action::none:
+      return {};
   }
   return {};
 }
 
 /// One sublayer's decision meets the layer's state (rights, hard/soft, veto).
-constexpr void arbitrate(layer_result& r, bool& write_right, const filter_outcome& o, int filter, int sublayer) {
+constexpr void arbitrate(layer_result& r, bool& write_right, const filter_outcome& o, int filter,
+                         int sublayer) {
   if (write_right) {
     r.act = o.act;
     r.filter = static_cast<std::int16_t>(filter);
@@ -101,8 +105,8 @@ struct ignore_matches {
 /// it proves verdicts in static_assert; also the reference the compiled pipeline is tested against.
 /// `on_match(filter_index)` is told of every matching filter when `all_matches` is set.
 template <Policy P, class OnMatch = ignore_matches>
-constexpr layer_result evaluate_layer(const P& p, layer_id layer, const incoming_values& v, OnMatch on_match = {},
-                                      bool all_matches = false) {
+constexpr layer_result evaluate_layer(const P& p, layer_id layer, const incoming_values& v,
+                                      OnMatch on_match = {}, bool all_matches = false) {
   layer_result r;
   bool write = true;
   int current = -1;

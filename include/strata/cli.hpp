@@ -8,18 +8,9 @@
 // Depends on libpcap (strata::pcap) and CLI11; not part of the core.
 #pragma once
 
-#include <strata/analysis.hpp>
-#include <strata/engine.hpp>
-#include <strata/io/format.hpp>
-#include <strata/io/pcap_file.hpp>
-#include <strata/set_file.hpp>
-#include <strata/version.hpp>
-#include <strata/views.hpp>
-
-#include <CLI/CLI.hpp>
-
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <array>
 #include <charconv>
 #include <cstdio>
@@ -29,6 +20,14 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <strata/analysis.hpp>
+#include <strata/engine.hpp>
+#include <strata/io/format.hpp>
+#include <strata/io/pcap_file.hpp>
+#include <strata/set_file.hpp>
+#include <strata/version.hpp>
+#include <strata/views.hpp>
 
 namespace strata::cli {
 
@@ -59,7 +58,8 @@ inline std::optional<port_hint> parse_port_hint(std::string_view text, bool list
 /// The offline listener inference's pre-pass (traversal.md §3): reads a capture once and keeps the
 /// host's "nobody listens here" answers, and the outbound datagrams whose first fragment cuts the
 /// transport header (§5). `limit` bounds the frames read (0: all).
-inline void scan_answers(io::pcap_reader& reader, const host& h, flow::answer_index& answers, std::uint64_t limit = 0) {
+inline void scan_answers(io::pcap_reader& reader, const host& h, flow::answer_index& answers,
+                         std::uint64_t limit = 0) {
   for (const io::frame& f : reader) {
     answers.add(packet::parse(f, reader.link_type()), f.data, h, f.index, f.time.time_since_epoch().count());
     if (limit && f.index >= limit) break;
@@ -96,9 +96,9 @@ struct options {
   bool fail_closed = false;
   std::uint16_t queue = 0;
   // Policy analysis and rule coverage (strata/analysis.hpp; issue 7).
-  bool analyze = false;               // print the selected policy's anomaly report and exit (no capture needed)
+  bool analyze = false;  // print the selected policy's anomaly report and exit (no capture needed)
   std::string analyze_format = "text";
-  bool coverage = false;              // after the capture: the filters that never decided a packet, on stdout
+  bool coverage = false;  // after the capture: the filters that never decided a packet, on stdout
   std::string coverage_format = "text";
   // Run-time sets (strata/sets.hpp): "NAME=FILE", loaded before the capture; -i reloads them on SIGHUP.
   std::vector<std::string> sets;
@@ -157,27 +157,35 @@ inline int load_sets(std::vector<set_source>& sets, const char* context = "--set
 namespace detail {
 
 template <class Engine>
-void print_summary(std::FILE* out, const Engine& e, std::span<const std::string_view> names, std::size_t policy_index) {
+void print_summary(std::FILE* out, const Engine& e, std::span<const std::string_view> names,
+                   std::size_t policy_index) {
   const engine_counters& c = e.counters();
-  std::fprintf(out, "summary: %llu frames, %llu permitted, %llu blocked (%llu suppressed answers), %llu malformed, "
-               "%llu not IP, %llu forwarded duplicates\n",
-               static_cast<unsigned long long>(c.frames), static_cast<unsigned long long>(c.permitted),
-               static_cast<unsigned long long>(c.blocked), static_cast<unsigned long long>(c.suppressed),
-               static_cast<unsigned long long>(c.malformed), static_cast<unsigned long long>(c.not_ip),
-               static_cast<unsigned long long>(c.duplicates));
+  std::fprintf(
+      out,
+      "summary: %llu frames, %llu permitted, %llu blocked (%llu suppressed answers), %llu malformed, "
+      "%llu not IP, %llu forwarded duplicates\n",
+      static_cast<unsigned long long>(c.frames), static_cast<unsigned long long>(c.permitted),
+      static_cast<unsigned long long>(c.blocked), static_cast<unsigned long long>(c.suppressed),
+      static_cast<unsigned long long>(c.malformed), static_cast<unsigned long long>(c.not_ip),
+      static_cast<unsigned long long>(c.duplicates));
   const auto& fs = e.flows().stats();
-  std::fprintf(out, "flows: %llu created, %llu evicted (%llu embryonic, %llu idle, %llu other), %llu expired; "
+  std::fprintf(out,
+               "flows: %llu created, %llu evicted (%llu embryonic, %llu idle, %llu other), %llu expired; "
                "reauthorized %llu, torn down %llu\n",
                static_cast<unsigned long long>(fs.inserted),
                static_cast<unsigned long long>(fs.evicted_embryonic + fs.evicted_idle + fs.evicted_other),
-               static_cast<unsigned long long>(fs.evicted_embryonic), static_cast<unsigned long long>(fs.evicted_idle),
+               static_cast<unsigned long long>(fs.evicted_embryonic),
+               static_cast<unsigned long long>(fs.evicted_idle),
                static_cast<unsigned long long>(fs.evicted_other), static_cast<unsigned long long>(fs.expired),
                static_cast<unsigned long long>(c.reauthorized), static_cast<unsigned long long>(c.torn_down));
   const auto& rs = e.reassembly().stats();
-  std::fprintf(out, "reassembly: %llu completed, %llu timed out, %llu dropped (overlap %llu, too large %llu, limits %llu)\n",
+  std::fprintf(out,
+               "reassembly: %llu completed, %llu timed out, %llu dropped (overlap %llu, too large %llu, "
+               "limits %llu)\n",
                static_cast<unsigned long long>(rs.completed), static_cast<unsigned long long>(rs.timed_out),
                static_cast<unsigned long long>(rs.dropped_overlap + rs.dropped_too_large + rs.dropped_limits),
-               static_cast<unsigned long long>(rs.dropped_overlap), static_cast<unsigned long long>(rs.dropped_too_large),
+               static_cast<unsigned long long>(rs.dropped_overlap),
+               static_cast<unsigned long long>(rs.dropped_too_large),
                static_cast<unsigned long long>(rs.dropped_limits));
   std::fprintf(out, "layer visits:\n");
   for (std::size_t l = 0; l < layer_count; ++l) {
@@ -191,8 +199,8 @@ void print_summary(std::FILE* out, const Engine& e, std::span<const std::string_
     std::uint64_t total = 0;
     for (auto h : hits) total += h;
     if (hits.empty() || (p != policy_index && total == 0)) continue;  // a policy never in force
-    std::fprintf(out, "filter decisions (policy %.*s%s):\n", static_cast<int>(names[p].size()), names[p].data(),
-                 p == policy_index ? "" : ", earlier");
+    std::fprintf(out, "filter decisions (policy %.*s%s):\n", static_cast<int>(names[p].size()),
+                 names[p].data(), p == policy_index ? "" : ", earlier");
     for (std::size_t f = 0; f < hits.size(); ++f) {
       const std::string_view n = Engine::filter_name(p, static_cast<std::int16_t>(f));
       const std::string name_text(n);  // never a null pointer for %s, whatever the optimizer proves
@@ -227,7 +235,8 @@ void print_coverage(std::FILE* out, const Engine& e, std::span<const std::string
       for (std::size_t f = 0; f < hits.size(); ++f) {
         if (hits[f] != 0) continue;
         const filter_value& fv = pol.filters[f];
-        const std::string_view layer = short_identifier(fv.layer), sub = pol.sublayers[fv.sublayer_index].name;
+        const std::string_view layer = short_identifier(fv.layer),
+                               sub = pol.sublayers[fv.sublayer_index].name;
         if (json) {
           if (!first) s += ',';
           s += "{\"filter\":";
@@ -238,7 +247,8 @@ void print_coverage(std::FILE* out, const Engine& e, std::span<const std::string
         } else {
           s += "  " + std::string(layer);
           s.append(layer.size() < 36 ? 36 - layer.size() : 1, ' ');
-          s += std::string(fv.name) + " (sublayer " + std::string(sub) + ", " + std::string(name(fv.act)) + ")\n";
+          s += std::string(fv.name) + " (sublayer " + std::string(sub) + ", " + std::string(name(fv.act)) +
+               ")\n";
         }
         first = false;
       }
@@ -280,26 +290,34 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
 
   options o;
   CLI::App app{"strata-classify: the Windows Filtering Platform's filter engine, applied to a capture"};
-  app.set_version_flag("--version", std::to_string(version_major) + "." + std::to_string(version_minor) + "." +
-                                        std::to_string(version_patch));
+  app.set_version_flag("--version", std::to_string(version_major) + "." + std::to_string(version_minor) +
+                                        "." + std::to_string(version_patch));
   app.add_option("-r,--read", o.read_file, "capture file to read (pcap or pcapng)");
-  app.add_option("--local", o.locals, "an address or prefix of the observed host (repeatable; required with -r)");
-  app.add_option("-i,--interface", o.interfaces, "live: capture on this interface (repeatable; needs CAP_NET_RAW)");
-  app.add_option("--workers", o.workers, "live: worker threads (PACKET_FANOUT_HASH), each with its own flow table")
+  app.add_option("--local", o.locals,
+                 "an address or prefix of the observed host (repeatable; required with -r)");
+  app.add_option("-i,--interface", o.interfaces,
+                 "live: capture on this interface (repeatable; needs CAP_NET_RAW)");
+  app.add_option("--workers", o.workers,
+                 "live: worker threads (PACKET_FANOUT_HASH), each with its own flow table")
       ->check(CLI::Range(1, 64));
   app.add_option("--duration", o.duration, "live: stop after S seconds")->check(CLI::NonNegativeNumber);
   app.add_flag("--promisc", o.promiscuous, "live: put the interfaces in promiscuous mode");
-  app.add_option("--user", o.user, "live: after opening the sockets, become this user (default as root: nobody; "
-                                   "root keeps root)");
+  app.add_option("--user", o.user,
+                 "live: after opening the sockets, become this user (default as root: nobody; "
+                 "root keeps root)");
   app.add_option("-s,--snaplen", o.snaplen, "live: bytes kept per frame")->check(CLI::Range(64u, 262144u));
   app.add_option("--block-size", o.block_size, "live: ring block size in bytes (power of two)");
-  app.add_option("--blocks", o.block_count, "live: ring blocks per interface and worker")->check(CLI::Range(2u, 65536u));
+  app.add_option("--blocks", o.block_count, "live: ring blocks per interface and worker")
+      ->check(CLI::Range(2u, 65536u));
   app.add_flag("-l,--line-buffered", o.line_buffered, "live: flush stdout after every record");
-  auto* enforce = app.add_flag("--enforce", o.enforce, "live: apply the verdicts to the host's own traffic on the "
-                                                      "-i interfaces (NFQUEUE; needs CAP_NET_ADMIN)");
-  auto* fail_open = app.add_flag("--fail-open", o.fail_open, "with --enforce: if the process dies, let the traffic pass");
-  auto* fail_closed = app.add_flag("--fail-closed", o.fail_closed, "with --enforce: if the process dies, drop the "
-                                                                   "traffic until the next start (the default)");
+  auto* enforce = app.add_flag("--enforce", o.enforce,
+                               "live: apply the verdicts to the host's own traffic on the "
+                               "-i interfaces (NFQUEUE; needs CAP_NET_ADMIN)");
+  auto* fail_open =
+      app.add_flag("--fail-open", o.fail_open, "with --enforce: if the process dies, let the traffic pass");
+  auto* fail_closed = app.add_flag("--fail-closed", o.fail_closed,
+                                   "with --enforce: if the process dies, drop the "
+                                   "traffic until the next start (the default)");
   enforce->needs("--interface");
   fail_open->needs(enforce)->excludes(fail_closed);
   fail_closed->needs(enforce);
@@ -311,16 +329,22 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
   app.add_option("--policy", o.policy, policy_help);
   app.add_option("--format", o.format, "record format")->check(CLI::IsMember({"jsonl", "text"}));
   app.add_option("-c,--count", o.count, "stop after COUNT frames");
-  app.add_option("-w,--write", o.write_file, "write the blocked packets (with --all: every packet) to a pcap");
+  app.add_option("-w,--write", o.write_file,
+                 "write the blocked packets (with --all: every packet) to a pcap");
   app.add_flag("--all", o.write_all, "with -w: write every packet");
-  app.add_flag("--summary", o.summary, "print counts (layers, filters, verdicts, malformed, evicted) to stderr");
+  app.add_flag("--summary", o.summary,
+               "print counts (layers, filters, verdicts, malformed, evicted) to stderr");
   app.add_flag("-q,--quiet", o.quiet, "print no records");
-  app.add_option("--switch", o.switches, "FRAME:POLICY: switch to POLICY before frame FRAME (reauthorizes flows)");
+  app.add_option("--switch", o.switches,
+                 "FRAME:POLICY: switch to POLICY before frame FRAME (reauthorizes flows)");
   app.add_option("--flows", o.flow_capacity, "flow table capacity")->check(CLI::Range(16u, 1u << 26));
-  app.add_flag("--analyze", o.analyze, "print the selected policy's anomaly report (shadowed, redundant, overridden "
-                                       "filters; overlaps) and exit; needs no capture");
-  app.add_option("--analyze-format", o.analyze_format, "format of --analyze")->check(CLI::IsMember({"text", "json"}));
-  app.add_flag("--coverage", o.coverage, "after the capture, print the filters that never decided a packet (stdout)");
+  app.add_flag("--analyze", o.analyze,
+               "print the selected policy's anomaly report (shadowed, redundant, overridden "
+               "filters; overlaps) and exit; needs no capture");
+  app.add_option("--analyze-format", o.analyze_format, "format of --analyze")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--coverage", o.coverage,
+               "after the capture, print the filters that never decided a packet (stdout)");
   app.add_option("--coverage-format", o.coverage_format, "format of --coverage")
       ->check(CLI::IsMember({"text", "json"}));
   app.add_option("--set", o.sets,
@@ -333,7 +357,8 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
     return rc == 0 ? 0 : 2;
   }
   if (!o.analyze && o.read_file.empty() == o.interfaces.empty()) {
-    std::fprintf(stderr, "strata-classify: give either -r/--read FILE or -i/--interface INTERFACE (see --help)\n");
+    std::fprintf(stderr,
+                 "strata-classify: give either -r/--read FILE or -i/--interface INTERFACE (see --help)\n");
     return 2;
   }
   if (!o.analyze && !o.read_file.empty() && o.locals.empty()) {
@@ -370,7 +395,8 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
   if (!o.policy.empty()) {
     auto i = policy_index(o.policy);
     if (!i) {
-      std::fprintf(stderr, "strata-classify: --policy %s: unknown (%s)\n", o.policy.c_str(), policy_help.c_str());
+      std::fprintf(stderr, "strata-classify: --policy %s: unknown (%s)\n", o.policy.c_str(),
+                   policy_help.c_str());
       return 2;
     }
     selected = *i;
@@ -382,7 +408,8 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
     std::optional<std::size_t> target;
     if (colon != std::string::npos) {
       auto [end, ec] = std::from_chars(s.data(), s.data() + colon, frame);
-      if (ec == std::errc{} && end == s.data() + colon) target = policy_index(std::string_view(s).substr(colon + 1));
+      if (ec == std::errc{} && end == s.data() + colon)
+        target = policy_index(std::string_view(s).substr(colon + 1));
     }
     if (!target) {
       std::fprintf(stderr, "strata-classify: --switch %s: expected FRAME:POLICY\n", s.c_str());
@@ -409,7 +436,9 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
 #if defined(STRATA_HAVE_LIVE)
     return detail::run_live<engine_type>(o, hints, names, selected);
 #else
-    std::fprintf(stderr, "strata-classify: -i: built without live capture (strata::live needs libmnl and libcap-ng)\n");
+    std::fprintf(
+        stderr,
+        "strata-classify: -i: built without live capture (strata::live needs libmnl and libcap-ng)\n");
     return 2;
 #endif
   }
@@ -469,10 +498,12 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
     }
     if (writer && (o.write_all || r.blocked())) writer->write(f);
     ++seen;
-    if (progress && seen % 65536 == 0) std::fprintf(stderr, "\r%llu frames", static_cast<unsigned long long>(seen));
+    if (progress && seen % 65536 == 0)
+      std::fprintf(stderr, "\r%llu frames", static_cast<unsigned long long>(seen));
     if (o.count && seen >= o.count) break;
   }
-  if (progress && seen >= 65536) std::fprintf(stderr, "\r%llu frames\n", static_cast<unsigned long long>(seen));
+  if (progress && seen >= 65536)
+    std::fprintf(stderr, "\r%llu frames\n", static_cast<unsigned long long>(seen));
   std::fflush(stdout);
   if (o.summary) detail::print_summary(stderr, *e, names, e->selected());
   if (o.coverage) detail::print_coverage(stdout, *e, names, in_force, o.coverage_format == "json");

@@ -3,14 +3,14 @@
 // condition's type so a filter can check at compile time that its layer offers it.
 #pragma once
 
-#include <strata/address.hpp>
-#include <strata/field.hpp>
-#include <strata/set_data.hpp>
-
 #include <array>
 #include <concepts>
 #include <cstdint>
 #include <string_view>
+
+#include <strata/address.hpp>
+#include <strata/field.hpp>
+#include <strata/set_data.hpp>
 
 namespace strata {
 
@@ -35,9 +35,9 @@ enum class match_type : std::uint8_t {
 
 constexpr std::string_view name(match_type m) {
   constexpr std::array<std::string_view, 15> names{
-      "equal",          "greater",     "less",       "greater_or_equal", "less_or_equal",
-      "range",          "flags_all_set", "flags_any_set", "flags_none_set", "equal_case_insensitive",
-      "not_equal",      "prefix",      "not_prefix", "in_set",           "not_in_set"};
+      "equal",     "greater",       "less",          "greater_or_equal", "less_or_equal",
+      "range",     "flags_all_set", "flags_any_set", "flags_none_set",   "equal_case_insensitive",
+      "not_equal", "prefix",        "not_prefix",    "in_set",           "not_in_set"};
   return names[static_cast<std::size_t>(m)];
 }
 
@@ -95,8 +95,7 @@ struct condition {
     return r;
   }
   template <field_id G, std::size_t M>
-    requires(G != F)
-  constexpr condition operator||(const condition<G, M>&) const {
+  requires(G != F) constexpr condition operator||(const condition<G, M>&) const {
     static_assert(G == F, "WFP ORs only conditions on the same field; write two filters instead");
     return *this;
   }
@@ -129,73 +128,65 @@ struct field_ref {
 
   // Integer fields.
   template <integer_operand T>
-    requires(kind == value_kind::integer)
-  friend constexpr condition<F> operator==(field_ref, T v) {
+  requires(kind == value_kind::integer) friend constexpr condition<F> operator==(field_ref, T v) {
     return detail::make_condition<F>(match_type::equal, detail::int_value(static_cast<std::uint64_t>(v)));
   }
   template <integer_operand T>
-    requires(kind == value_kind::integer)
-  friend constexpr condition<F> operator!=(field_ref, T v) {
+  requires(kind == value_kind::integer) friend constexpr condition<F> operator!=(field_ref, T v) {
     return detail::make_condition<F>(match_type::not_equal, detail::int_value(static_cast<std::uint64_t>(v)));
   }
   template <integer_operand T>
-    requires(kind == value_kind::integer)
-  friend constexpr condition<F> operator>(field_ref, T v) {
+  requires(kind == value_kind::integer) friend constexpr condition<F> operator>(field_ref, T v) {
     return detail::make_condition<F>(match_type::greater, detail::int_value(static_cast<std::uint64_t>(v)));
   }
   template <integer_operand T>
-    requires(kind == value_kind::integer)
-  friend constexpr condition<F> operator<(field_ref, T v) {
+  requires(kind == value_kind::integer) friend constexpr condition<F> operator<(field_ref, T v) {
     return detail::make_condition<F>(match_type::less, detail::int_value(static_cast<std::uint64_t>(v)));
   }
   template <integer_operand T>
-    requires(kind == value_kind::integer)
-  friend constexpr condition<F> operator>=(field_ref, T v) {
+  requires(kind == value_kind::integer) friend constexpr condition<F> operator>=(field_ref, T v) {
     return detail::make_condition<F>(match_type::greater_or_equal,
                                      detail::int_value(static_cast<std::uint64_t>(v)));
   }
   template <integer_operand T>
-    requires(kind == value_kind::integer)
-  friend constexpr condition<F> operator<=(field_ref, T v) {
-    return detail::make_condition<F>(match_type::less_or_equal, detail::int_value(static_cast<std::uint64_t>(v)));
+  requires(kind == value_kind::integer) friend constexpr condition<F> operator<=(field_ref, T v) {
+    return detail::make_condition<F>(match_type::less_or_equal,
+                                     detail::int_value(static_cast<std::uint64_t>(v)));
   }
   template <integer_operand T>
-    requires(kind == value_kind::integer)
-  friend constexpr condition<F> operator==(field_ref, range_operand<T> r) {
+  requires(kind == value_kind::integer) friend constexpr condition<F> operator==(field_ref,
+                                                                                 range_operand<T> r) {
     return detail::make_condition<F>(match_type::range, detail::int_value(static_cast<std::uint64_t>(r.low)),
                                      detail::int_value(static_cast<std::uint64_t>(r.high)));
   }
   template <integer_operand T>
-    requires(kind == value_kind::integer)
-  constexpr condition<F> all_set(T bits) const {
-    return detail::make_condition<F>(match_type::flags_all_set, detail::int_value(static_cast<std::uint64_t>(bits)));
+  requires(kind == value_kind::integer) constexpr condition<F> all_set(T bits) const {
+    return detail::make_condition<F>(match_type::flags_all_set,
+                                     detail::int_value(static_cast<std::uint64_t>(bits)));
   }
   template <integer_operand T>
-    requires(kind == value_kind::integer)
-  constexpr condition<F> any_set(T bits) const {
-    return detail::make_condition<F>(match_type::flags_any_set, detail::int_value(static_cast<std::uint64_t>(bits)));
+  requires(kind == value_kind::integer) constexpr condition<F> any_set(T bits) const {
+    return detail::make_condition<F>(match_type::flags_any_set,
+                                     detail::int_value(static_cast<std::uint64_t>(bits)));
   }
   template <integer_operand T>
-    requires(kind == value_kind::integer)
-  constexpr condition<F> none_set(T bits) const {
+  requires(kind == value_kind::integer) constexpr condition<F> none_set(T bits) const {
     return detail::make_condition<F>(match_type::flags_none_set,
                                      detail::int_value(static_cast<std::uint64_t>(bits)));
   }
 
   // Address fields: a literal with "/len" matches as address-and-mask, a plain one as equality.
-  friend constexpr condition<F> operator==(field_ref, strata::prefix p)
-    requires(kind == value_kind::address)
-  {
+  friend constexpr condition<F> operator==(field_ref,
+                                           strata::prefix p) requires(kind == value_kind::address) {
     return detail::make_condition<F>(match_type::equal, p.addr, {}, p.fam, p.mask());
   }
-  friend constexpr condition<F> operator!=(field_ref, strata::prefix p)
-    requires(kind == value_kind::address)
-  {
+  friend constexpr condition<F> operator!=(field_ref,
+                                           strata::prefix p) requires(kind == value_kind::address) {
     return detail::make_condition<F>(match_type::not_equal, p.addr, {}, p.fam, p.mask());
   }
-  friend constexpr condition<F> operator==(field_ref, range_operand<strata::prefix> r)
-    requires(kind == value_kind::address)
-  {
+  friend constexpr condition<F> operator==(field_ref,
+                                           range_operand<strata::prefix> r) requires(kind ==
+                                                                                     value_kind::address) {
     return detail::make_condition<F>(match_type::range, r.low.addr, r.high.addr, r.low.fam);
   }
 
@@ -219,31 +210,23 @@ struct field_ref {
   }
 
   // String fields.
-  friend constexpr condition<F> operator==(field_ref, std::string_view s)
-    requires(kind == value_kind::text)
-  {
+  friend constexpr condition<F> operator==(field_ref, std::string_view s) requires(kind == value_kind::text) {
     condition<F> c;
     c.alternatives[0] = condition_value{F, match_type::equal, family::none, {}, {}, {}, s};
     return c;
   }
-  constexpr condition<F> equal_case_insensitive(std::string_view s) const
-    requires(kind == value_kind::text)
-  {
+  constexpr condition<F> equal_case_insensitive(std::string_view s) const requires(kind == value_kind::text) {
     condition<F> c;
     c.alternatives[0] = condition_value{F, match_type::equal_case_insensitive, family::none, {}, {}, {}, s};
     return c;
   }
   /// WFP's FWP_MATCH_PREFIX: true when the value *ends with* `s`.
-  constexpr condition<F> prefix(std::string_view s) const
-    requires(kind == value_kind::text)
-  {
+  constexpr condition<F> prefix(std::string_view s) const requires(kind == value_kind::text) {
     condition<F> c;
     c.alternatives[0] = condition_value{F, match_type::prefix, family::none, {}, {}, {}, s};
     return c;
   }
-  constexpr condition<F> not_prefix(std::string_view s) const
-    requires(kind == value_kind::text)
-  {
+  constexpr condition<F> not_prefix(std::string_view s) const requires(kind == value_kind::text) {
     condition<F> c;
     c.alternatives[0] = condition_value{F, match_type::not_prefix, family::none, {}, {}, {}, s};
     return c;
@@ -283,39 +266,64 @@ constexpr bool ends_with(std::string_view v, std::string_view s) {
 constexpr bool test_integer(const condition_value& c, std::uint64_t v) {
   const std::uint64_t a = c.low.lo;
   switch (c.match) {
-    case match_type::equal: return v == a;
-    case match_type::not_equal: return v != a;
-    case match_type::greater: return v > a;
-    case match_type::less: return v < a;
-    case match_type::greater_or_equal: return v >= a;
-    case match_type::less_or_equal: return v <= a;
-    case match_type::range: return a <= v && v <= c.high.lo;
-    case match_type::flags_all_set: return (v & a) == a;
-    case match_type::flags_any_set: return (v & a) != 0;
-    case match_type::flags_none_set: return (v & a) == 0;
-    default: return false;
+    case match_type::equal:
+      return v == a;
+    case match_type::not_equal:
+      return v != a;
+    case match_type::greater:
+      return v > a;
+    case match_type::less:
+      return v < a;
+    case match_type::greater_or_equal:
+      return v >= a;
+    case match_type::less_or_equal:
+      return v <= a;
+    case match_type::range:
+      return a <= v && v <= c.high.lo;
+    case match_type::flags_all_set:
+      return (v & a) == a;
+    case match_type::flags_any_set:
+      return (v & a) != 0;
+    case match_type::flags_none_set:
+      return (v & a) == 0;
+    default:
+      return false;
   }
 }
 constexpr bool test_address(const condition_value& c, address v) {
   switch (c.match) {
-    case match_type::equal: return (v & c.mask) == c.low;
-    case match_type::not_equal: return (v & c.mask) != c.low;
-    case match_type::greater: return v > c.low;
-    case match_type::less: return v < c.low;
-    case match_type::greater_or_equal: return v >= c.low;
-    case match_type::less_or_equal: return v <= c.low;
-    case match_type::range: return c.low <= v && v <= c.high;
-    default: return false;
+    case match_type::equal:
+      return (v & c.mask) == c.low;
+    case match_type::not_equal:
+      return (v & c.mask) != c.low;
+    case match_type::greater:
+      return v > c.low;
+    case match_type::less:
+      return v < c.low;
+    case match_type::greater_or_equal:
+      return v >= c.low;
+    case match_type::less_or_equal:
+      return v <= c.low;
+    case match_type::range:
+      return c.low <= v && v <= c.high;
+    default:
+      return false;
   }
 }
 constexpr bool test_text(const condition_value& c, std::string_view v) {
   switch (c.match) {
-    case match_type::equal: return v == c.text;
-    case match_type::not_equal: return v != c.text;
-    case match_type::equal_case_insensitive: return detail::iequal(v, c.text);
-    case match_type::prefix: return detail::ends_with(v, c.text);
-    case match_type::not_prefix: return !detail::ends_with(v, c.text);
-    default: return false;
+    case match_type::equal:
+      return v == c.text;
+    case match_type::not_equal:
+      return v != c.text;
+    case match_type::equal_case_insensitive:
+      return detail::iequal(v, c.text);
+    case match_type::prefix:
+      return detail::ends_with(v, c.text);
+    case match_type::not_prefix:
+      return !detail::ends_with(v, c.text);
+    default:
+      return false;
   }
 }
 /// A set condition. Without sets (`v.sets` null, as in constant evaluation) every set is empty.
@@ -327,9 +335,12 @@ constexpr bool test_set(const condition_value& c, const incoming_values& v) {
 constexpr bool test(const condition_value& c, const incoming_values& v) {
   if (is_set_match(c.match)) return test_set(c, v);
   switch (kind(c.field)) {
-    case value_kind::integer: return test_integer(c, integer_value(c.field, v));
-    case value_kind::address: return test_address(c, address_value(c.field, v));
-    case value_kind::text: return test_text(c, text_value(c.field, v));
+    case value_kind::integer:
+      return test_integer(c, integer_value(c.field, v));
+    case value_kind::address:
+      return test_address(c, address_value(c.field, v));
+    case value_kind::text:
+      return test_text(c, text_value(c.field, v));
   }
   return false;
 }

@@ -8,6 +8,14 @@
 // Per frame: no heap allocation (tables are sized at construction), no virtual call, no exception.
 #pragma once
 
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
 #include <strata/flow/answers.hpp>
 #include <strata/flow/endpoint_table.hpp>
 #include <strata/flow/flow_table.hpp>
@@ -18,14 +26,6 @@
 #include <strata/pipeline.hpp>
 #include <strata/record.hpp>
 #include <strata/sets.hpp>
-
-#include <array>
-#include <chrono>
-#include <cstdint>
-#include <span>
-#include <string_view>
-#include <type_traits>
-#include <vector>
 
 namespace strata {
 
@@ -135,7 +135,8 @@ class basic_engine {
   /// (`path_kind::tcp_passive_open`: ALE_BIND_REDIRECT, ALE_RESOURCE_ASSIGNMENT, ALE_AUTH_LISTEN;
   /// traversal.md §4) run through the policy in force. The record's `frame` is 0 and its flow names
   /// the socket (source = the local address and port, no destination). Counted in no frame counter.
-  record socket_event(path_kind kind, family fam, std::uint8_t protocol, address local, std::uint16_t local_port) {
+  record socket_event(path_kind kind, family fam, std::uint8_t protocol, address local,
+                      std::uint16_t local_port) {
     record rec;
     rec.policy = static_cast<std::uint8_t>(active_);
     rec.flow.fam = fam;
@@ -227,14 +228,21 @@ class basic_engine {
     }
     label(rec.flow, p);
     switch (rec.dir) {
-      case traffic_direction::forwarded: classify_forwarded(p, f, rec); break;
-      case traffic_direction::inbound: classify_inbound(p, f, rec, 0); break;
-      case traffic_direction::outbound: classify_outbound(p, rec, 0); break;
+      case traffic_direction::forwarded:
+        classify_forwarded(p, f, rec);
+        break;
+      case traffic_direction::inbound:
+        classify_inbound(p, f, rec, 0);
+        break;
+      case traffic_direction::outbound:
+        classify_outbound(p, rec, 0);
+        break;
       case traffic_direction::loopback:
         classify_outbound(p, rec, flag::is_loopback);
         if (rec.verdict == action::permit) classify_inbound(p, f, rec, flag::is_loopback);
         break;
-      case traffic_direction::none: break;
+      case traffic_direction::none:
+        break;
     }
     finish(rec);
     // Idle non-TCP flows leave within a second of capture time (a lookup ignores them already).
@@ -310,8 +318,8 @@ class basic_engine {
     v.mac_local_address = mac_value(outbound ? p.link.src_mac : p.link.dst_mac);
     v.mac_remote_address = mac_value(outbound ? p.link.dst_mac : p.link.src_mac);
     v.direction = static_cast<std::uint32_t>(outbound ? fwp_direction::outbound : fwp_direction::inbound);
-    return run({outbound ? path_kind::mac_outbound : path_kind::mac_inbound, family::v4, false}, v, rec).verdict ==
-           action::permit;
+    return run({outbound ? path_kind::mac_outbound : path_kind::mac_inbound, family::v4, false}, v, rec)
+               .verdict == action::permit;
   }
 
   // ---- the parts of a record ---------------------------------------------------------------
@@ -346,7 +354,8 @@ class basic_engine {
     }
     if (rec.dup) ++counters_.duplicates;
     if (rec.suppressed) ++counters_.suppressed;
-    if (rec.malformed()) {  // the datagram this frame completed does not parse: malformed, like a frame that does not
+    if (rec.malformed()) {  // the datagram this frame completed does not parse: malformed, like a frame that
+                            // does not
       ++counters_.malformed;
       return;
     }
@@ -405,7 +414,8 @@ class basic_engine {
       v.local_port = p.icmp.type;  // WFP: ICMP type and code travel in the port slots
       v.remote_port = p.icmp.code;
       const auto& e = p.icmp.embedded;
-      if (p.icmp.is_error && e.status != packet::embedded_status::none && e.status != packet::embedded_status::invalid) {
+      if (p.icmp.is_error && e.status != packet::embedded_status::none &&
+          e.status != packet::embedded_status::invalid) {
         v.embedded_protocol = e.protocol;
         v.embedded_remote_address = e.dst;  // the quoted packet went from us to the remote
         v.embedded_local_port = e.src_port;
@@ -445,7 +455,8 @@ class basic_engine {
       const int live = listener_hook_(listener_context_, k, now_);
       if (live >= 0) return live != 0;
     }
-    if (answers_ && answers_->answered(k.fam, k.protocol, k.local, k.local_port, k.remote, k.remote_port, frame, now_))
+    if (answers_ &&
+        answers_->answered(k.fam, k.protocol, k.local, k.local_port, k.remote, k.remote_port, frame, now_))
       return false;
     return true;
   }
@@ -453,12 +464,13 @@ class basic_engine {
   // ---- forwarded (§6) ----------------------------------------------------------------------
 
   void classify_forwarded(const packet::parsed& p, const io::frame& f, record& rec) {
-    if (p.link.is_outgoing() || f.departing_copy) {  // the departing copy of a packet classified where it arrived
+    if (p.link.is_outgoing() ||
+        f.departing_copy) {  // the departing copy of a packet classified where it arrived
       rec.dup = true;
       return;
     }
     incoming_values v;
-    v.local_address = p.dst;  // IP_DESTINATION_ADDRESS
+    v.local_address = p.dst;   // IP_DESTINATION_ADDRESS
     v.remote_address = p.src;  // IP_SOURCE_ADDRESS
     v.interface_index = p.link.ifindex;
     run({p.frag.is_fragment() ? path_kind::forward_fragment : path_kind::forward, p.fam, false}, v, rec);
@@ -500,8 +512,8 @@ class basic_engine {
       inbound_datagram(p, k, v, reassembled, f.index, rec);
   }
 
-  void inbound_tcp(const packet::parsed& p, const flow::flow_key& k, const incoming_values& v, bool reassembled,
-                   std::uint64_t frame, record& rec) {
+  void inbound_tcp(const packet::parsed& p, const flow::flow_key& k, const incoming_values& v,
+                   bool reassembled, std::uint64_t frame, record& rec) {
     using flow::tcp_state;
     flow::flow_entry* e = flows_.find(k);
     const bool payload = p.payload_length > 0;
@@ -539,7 +551,8 @@ class basic_engine {
                p.tcp.has(packet::tcp_flag::ack)) {
       kind = payload ? path_kind::tcp_inbound_final_ack_payload : path_kind::tcp_inbound_final_ack;
       e->state = tcp_state::established;
-    } else if ((e->state == tcp_state::established || e->state == tcp_state::closing) && e->policy_epoch != epoch_) {
+    } else if ((e->state == tcp_state::established || e->state == tcp_state::closing) &&
+               e->policy_epoch != epoch_) {
       kind = e->inbound_origin
                  ? (payload ? path_kind::tcp_inbound_reauthorize_payload : path_kind::tcp_inbound_reauthorize)
                  : (payload ? path_kind::tcp_inbound_reauthorize_connect_payload
@@ -551,8 +564,8 @@ class basic_engine {
     track_close(e, p, false);
   }
 
-  void inbound_datagram(const packet::parsed& p, const flow::flow_key& k, const incoming_values& v, bool reassembled,
-                        std::uint64_t frame, record& rec) {
+  void inbound_datagram(const packet::parsed& p, const flow::flow_key& k, const incoming_values& v,
+                        bool reassembled, std::uint64_t frame, record& rec) {
     flow::flow_entry* e = live_datagram_flow(k);
     const auto key = [&](path_kind kind) { return path_key{kind, p.fam, reassembled}; };
     if (e) {
@@ -565,15 +578,15 @@ class basic_engine {
       return;
     }
     // Every inbound non-error ICMP message has a listener: the stack answers it.
-    const bool has_listener = detail::is_icmp_protocol(p.protocol) || p.l4 != packet::l4_kind::udp
-                                  ? true
-                                  : listening(k, frame);
+    const bool has_listener =
+        detail::is_icmp_protocol(p.protocol) || p.l4 != packet::l4_kind::udp ? true : listening(k, frame);
     if (!has_listener) {
       const path_result r = run(key(path_kind::datagram_inbound_no_listener), v, rec);
       if (r.answer_suppressed) suppressions_.push({exchange_hash(k), r.filter, rec.policy, r.sublayer});
       return;
     }
-    if (run(key(path_kind::datagram_inbound_first), v, rec).verdict == action::permit) new_datagram_flow(k, true);
+    if (run(key(path_kind::datagram_inbound_first), v, rec).verdict == action::permit)
+      new_datagram_flow(k, true);
     if (p.l4 == packet::l4_kind::udp) endpoints_.bind({k.fam, k.protocol, k.local, k.local_port}, now_);
   }
 
@@ -693,11 +706,12 @@ class basic_engine {
                p.tcp.has(packet::tcp_flag::ack)) {
       kind = payload ? path_kind::tcp_outbound_final_ack_payload : path_kind::tcp_outbound_final_ack;
       e->state = tcp_state::established;
-    } else if ((e->state == tcp_state::established || e->state == tcp_state::closing) && e->policy_epoch != epoch_) {
-      kind = e->inbound_origin
-                 ? (payload ? path_kind::tcp_outbound_reauthorize_accept_payload
-                            : path_kind::tcp_outbound_reauthorize_accept)
-                 : (payload ? path_kind::tcp_outbound_reauthorize_payload : path_kind::tcp_outbound_reauthorize);
+    } else if ((e->state == tcp_state::established || e->state == tcp_state::closing) &&
+               e->policy_epoch != epoch_) {
+      kind = e->inbound_origin ? (payload ? path_kind::tcp_outbound_reauthorize_accept_payload
+                                          : path_kind::tcp_outbound_reauthorize_accept)
+                               : (payload ? path_kind::tcp_outbound_reauthorize_payload
+                                          : path_kind::tcp_outbound_reauthorize);
     } else if (e->state == tcp_state::syn_sent || e->state == tcp_state::syn_received) {
       kind = path_kind::tcp_outbound_segment;
     }
@@ -705,7 +719,8 @@ class basic_engine {
     track_close(e, p, true);
   }
 
-  void outbound_datagram(const packet::parsed& p, const flow::flow_key& k, const incoming_values& v, record& rec) {
+  void outbound_datagram(const packet::parsed& p, const flow::flow_key& k, const incoming_values& v,
+                         record& rec) {
     flow::flow_entry* e = live_datagram_flow(k);
     const auto key = [&](path_kind kind) { return path_key{kind, p.fam, false}; };
     if (e) {
@@ -721,7 +736,8 @@ class basic_engine {
     const bool has_ports = p.l4 == packet::l4_kind::udp;
     const flow::endpoint_key ep{k.fam, k.protocol, k.local, k.local_port};
     const bool bound = !has_ports || endpoints_.contains(ep);
-    const path_kind kind = bound ? path_kind::datagram_outbound_first : path_kind::datagram_outbound_first_bind;
+    const path_kind kind =
+        bound ? path_kind::datagram_outbound_first : path_kind::datagram_outbound_first_bind;
     if (run(key(kind), v, rec).verdict == action::permit) new_datagram_flow(k, false);
     if (has_ports) endpoints_.bind(ep, now_);
   }
@@ -730,7 +746,8 @@ class basic_engine {
 
   /// Runs the path; when it is a reauthorization (§8), the flow is authorized again under the
   /// policy in force, or torn down when that fails. Returns whether the flow is gone.
-  bool reauthorize_if(path_kind kind, flow::flow_entry* e, const incoming_values& v, record& rec, path_key key) {
+  bool reauthorize_if(path_kind kind, flow::flow_entry* e, const incoming_values& v, record& rec,
+                      path_key key) {
     const path_result r = run(key, v, rec);
     if (!reauthorizing[static_cast<std::size_t>(kind)]) return false;
     ++counters_.reauthorized;

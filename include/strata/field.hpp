@@ -2,11 +2,11 @@
 // packet presents at classification time (WFP's FWPS_INCOMING_VALUES0).
 #pragma once
 
-#include <strata/address.hpp>
-
 #include <array>
 #include <cstdint>
 #include <string_view>
+
+#include <strata/address.hpp>
 
 namespace strata {
 
@@ -18,6 +18,7 @@ enum class value_kind : std::uint8_t {
 };
 
 // One list, so the enum, names and kinds cannot drift apart. WFP's names without FWPM_CONDITION_.
+// clang-format off
 #define STRATA_FIELDS(X)                                          \
   X(ip_protocol, "IP_PROTOCOL", integer)                          \
   X(ip_local_address, "IP_LOCAL_ADDRESS", address)                \
@@ -78,6 +79,7 @@ enum class value_kind : std::uint8_t {
   X(ndis_media_type, "NDIS_MEDIA_TYPE", integer)                  \
   X(ndis_physical_media_type, "NDIS_PHYSICAL_MEDIA_TYPE", integer) \
   X(vswitch_id, "VSWITCH_ID", text)
+// clang-format on
 
 enum class field_id : std::uint8_t {
 #define STRATA_X(id, wfp, kind) id,
@@ -113,7 +115,9 @@ inline constexpr std::array<value_kind, field_count> field_kinds{
 /// WFP's name of a field ("IP_LOCAL_PORT").
 constexpr std::string_view name(field_id f) { return detail::field_names[static_cast<std::size_t>(f)]; }
 /// strata's spelling of a field ("ip_local_port").
-constexpr std::string_view spelling(field_id f) { return detail::field_spellings[static_cast<std::size_t>(f)]; }
+constexpr std::string_view spelling(field_id f) {
+  return detail::field_spellings[static_cast<std::size_t>(f)];
+}
 constexpr value_kind kind(field_id f) { return detail::field_kinds[static_cast<std::size_t>(f)]; }
 
 /// A set of fields (what a layer offers).
@@ -238,50 +242,82 @@ struct incoming_values {
 template <field_id F>
 constexpr std::uint64_t integer_value(const incoming_values& v) {
   using enum field_id;
-  if constexpr (F == ip_protocol) return v.ip_protocol;
-  else if constexpr (F == ip_local_port) return v.local_port;
-  else if constexpr (F == ip_remote_port) return v.remote_port;
-  else if constexpr (F == ip_local_address_type) return v.local_address_type;
-  else if constexpr (F == ip_destination_address_type) return v.destination_address_type;
-  else if constexpr (F == embedded_protocol) return v.embedded_protocol;
-  else if constexpr (F == embedded_local_port) return v.embedded_local_port;
-  else if constexpr (F == embedded_remote_port) return v.embedded_remote_port;
-  else if constexpr (F == flags) return v.flags;
-  else if constexpr (F == direction) return v.direction;
+  if constexpr (F == ip_protocol)
+    return v.ip_protocol;
+  else if constexpr (F == ip_local_port)
+    return v.local_port;
+  else if constexpr (F == ip_remote_port)
+    return v.remote_port;
+  else if constexpr (F == ip_local_address_type)
+    return v.local_address_type;
+  else if constexpr (F == ip_destination_address_type)
+    return v.destination_address_type;
+  else if constexpr (F == embedded_protocol)
+    return v.embedded_protocol;
+  else if constexpr (F == embedded_local_port)
+    return v.embedded_local_port;
+  else if constexpr (F == embedded_remote_port)
+    return v.embedded_remote_port;
+  else if constexpr (F == flags)
+    return v.flags;
+  else if constexpr (F == direction)
+    return v.direction;
   else if constexpr (F == interface_index || F == source_interface_index || F == arrival_interface_index)
     return v.interface_index;
-  else if constexpr (F == sub_interface_index) return v.sub_interface_index;
-  else if constexpr (F == interface_type) return v.interface_type;
-  else if constexpr (F == tunnel_type) return v.tunnel_type;
-  else if constexpr (F == compartment_id) return v.compartment_id;
-  else if constexpr (F == discard_module) return v.discard_module;
-  else if constexpr (F == discard_reason) return v.discard_reason;
-  else if constexpr (F == reauthorize_reason) return v.reauthorize_reason;
-  else if constexpr (F == original_icmp_type) return v.original_icmp_type;
-  else if constexpr (F == ether_type) return v.ether_type;
-  else if constexpr (F == vlan_id) return v.vlan_id;
-  else if constexpr (F == ip_local_interface || F == ip_arrival_interface) return v.local_interface;
-  else if constexpr (F == mac_local_address) return v.mac_local_address;
-  else if constexpr (F == mac_remote_address) return v.mac_remote_address;
-  else return 0;  // empty: not observable here
+  else if constexpr (F == sub_interface_index)
+    return v.sub_interface_index;
+  else if constexpr (F == interface_type)
+    return v.interface_type;
+  else if constexpr (F == tunnel_type)
+    return v.tunnel_type;
+  else if constexpr (F == compartment_id)
+    return v.compartment_id;
+  else if constexpr (F == discard_module)
+    return v.discard_module;
+  else if constexpr (F == discard_reason)
+    return v.discard_reason;
+  else if constexpr (F == reauthorize_reason)
+    return v.reauthorize_reason;
+  else if constexpr (F == original_icmp_type)
+    return v.original_icmp_type;
+  else if constexpr (F == ether_type)
+    return v.ether_type;
+  else if constexpr (F == vlan_id)
+    return v.vlan_id;
+  else if constexpr (F == ip_local_interface || F == ip_arrival_interface)
+    return v.local_interface;
+  else if constexpr (F == mac_local_address)
+    return v.mac_local_address;
+  else if constexpr (F == mac_remote_address)
+    return v.mac_remote_address;
+  else
+    return 0;  // empty: not observable here
 }
 
 template <field_id F>
 constexpr address address_value(const incoming_values& v) {
   using enum field_id;
-  if constexpr (F == ip_local_address || F == ip_destination_address) return v.local_address;
-  else if constexpr (F == ip_remote_address || F == ip_source_address) return v.remote_address;
-  else if constexpr (F == embedded_remote_address) return v.embedded_remote_address;
-  else return {};
+  if constexpr (F == ip_local_address || F == ip_destination_address)
+    return v.local_address;
+  else if constexpr (F == ip_remote_address || F == ip_source_address)
+    return v.remote_address;
+  else if constexpr (F == embedded_remote_address)
+    return v.embedded_remote_address;
+  else
+    return {};
 }
 
 template <field_id F>
 constexpr std::string_view text_value(const incoming_values& v) {
   using enum field_id;
-  if constexpr (F == ale_app_id || F == ale_original_app_id) return v.app_id;
-  else if constexpr (F == ale_user_id) return v.user_id;
-  else if constexpr (F == peer_name || F == ale_effective_name) return v.peer_name;
-  else return {};
+  if constexpr (F == ale_app_id || F == ale_original_app_id)
+    return v.app_id;
+  else if constexpr (F == ale_user_id)
+    return v.user_id;
+  else if constexpr (F == peer_name || F == ale_effective_name)
+    return v.peer_name;
+  else
+    return {};
 }
 
 /// Run-time read of any field (the generic evaluator and the analysis use it).

@@ -7,15 +7,15 @@
 // and every mistake the compiler can see is reported with the filter's name.
 #pragma once
 
-#include <strata/condition.hpp>
-#include <strata/detail/fixed_string.hpp>
-#include <strata/layer.hpp>
-
 #include <array>
 #include <concepts>
 #include <cstdint>
 #include <string_view>
 #include <type_traits>
+
+#include <strata/condition.hpp>
+#include <strata/detail/fixed_string.hpp>
+#include <strata/layer.hpp>
 
 namespace strata {
 
@@ -31,8 +31,8 @@ enum class action : std::uint8_t {
 };
 
 constexpr std::string_view name(action a) {
-  constexpr std::array<std::string_view, 7> names{"permit",         "block",          "continue", "callout_terminating",
-                                                  "callout_inspection", "callout_unknown", "none"};
+  constexpr std::array<std::string_view, 7> names{
+      "permit", "block", "continue", "callout_terminating", "callout_inspection", "callout_unknown", "none"};
   return names[static_cast<std::size_t>(a)];
 }
 
@@ -55,14 +55,18 @@ struct weight_spec {
   friend constexpr bool operator==(const weight_spec&, const weight_spec&) = default;
 };
 /// `weight(15)`: WFP's FWP_UINT8 weight range; 0–15.
-constexpr weight_spec weight(std::uint64_t range_0_to_15) { return {weight_spec::form::range, range_0_to_15}; }
+constexpr weight_spec weight(std::uint64_t range_0_to_15) {
+  return {weight_spec::form::range, range_0_to_15};
+}
 /// `exact_weight(0x0123...)`: WFP's FWP_UINT64 weight, taken as is.
 constexpr weight_spec exact_weight(std::uint64_t w) { return {weight_spec::form::exact, w}; }
 
 /// Filter flags (FWPM_FILTER_FLAG_*).
 struct filter_flags {
   std::uint16_t bits = 0;
-  constexpr filter_flags operator|(filter_flags o) const { return {static_cast<std::uint16_t>(bits | o.bits)}; }
+  constexpr filter_flags operator|(filter_flags o) const {
+    return {static_cast<std::uint16_t>(bits | o.bits)};
+  }
   constexpr bool has(filter_flags o) const { return (bits & o.bits) == o.bits && o.bits != 0; }
   friend constexpr bool operator==(filter_flags, filter_flags) = default;
 };
@@ -196,14 +200,14 @@ constexpr callout_fn to_callout_fn(F f) {
 }
 
 template <class F>
-concept usable_callout =
-    std::is_convertible_v<F, callout_fn> ||
-    (std::is_default_constructible_v<F> &&
-     (requires(F f, const incoming_values& v) {
-        { f(v, true) } -> std::convertible_to<callout_answer>;
-      } || requires(F f, const incoming_values& v) {
-        { f(v) } -> std::convertible_to<callout_answer>;
-      }));
+concept usable_callout = std::is_convertible_v<F, callout_fn> ||
+    (std::is_default_constructible_v<F> && (
+                                               requires(F f, const incoming_values& v) {
+                                                 { f(v, true) } -> std::convertible_to<callout_answer>;
+                                               } ||
+                                               requires(F f, const incoming_values& v) {
+                                                 { f(v) } -> std::convertible_to<callout_answer>;
+                                               }));
 
 // Specificity of a condition in bits, for automatic weights ("more specific first").
 constexpr std::uint64_t specificity(const condition_value& c) {
@@ -223,13 +227,14 @@ constexpr std::uint64_t specificity(const condition_value& c) {
       while (span) span >>= 1, ++bits;
       return bits >= 16 ? 1 : 16 - bits;
     }
-    default: return 1;
+    default:
+      return 1;
   }
 }
 
 template <fixed_string Name, Layer L, class Spec, class A>
 constexpr void take_filter_argument(Spec& spec, std::size_t& next, const A& a) {
-constexpr family layer_fam = L::address_family;
+  constexpr family layer_fam = L::address_family;
   if constexpr (std::is_same_v<A, sublayer>) {
     spec.value.sub = a;
     if (a.name.empty()) error::sublayer_name_is_empty<Name>();
@@ -251,7 +256,8 @@ constexpr family layer_fam = L::address_family;
       spec.value.callout = to_callout_fn(a.function);
     }
   } else if constexpr (is_condition_v<A>) {
-    if constexpr (!offers(L::id, A::field)) error::field_is_not_offered_at_layer<Name, field_c<A::field>, L>();
+    if constexpr (!offers(L::id, A::field))
+      error::field_is_not_offered_at_layer<Name, field_c<A::field>, L>();
     for (const auto& alt : a.alternatives) {
       if (alt.fam != family::none && layer_fam != family::none && alt.fam != layer_fam)
         error::address_family_does_not_match_layer<Name, field_c<A::field>, L>();
@@ -268,7 +274,8 @@ constexpr family layer_fam = L::address_family;
 /// and conditions. The layer is a type from strata::layer.
 template <detail::fixed_string Name, Layer L, class... Args>
 consteval auto filter(Args... args) {
-  constexpr std::size_t n_conditions = (std::size_t{0} + ... + detail::condition_count_of<Args>());  // few args
+  constexpr std::size_t n_conditions =
+      (std::size_t{0} + ... + detail::condition_count_of<Args>());  // few args
   constexpr std::size_t n_actions =
       (std::size_t{0} + ... +
        (std::is_same_v<Args, action> || is_callout_action_v<Args> ? std::size_t{1} : std::size_t{0}));
@@ -293,9 +300,15 @@ consteval auto filter(Args... args) {
   for (const auto& c : spec.conditions) auto_bits += detail::specificity(c);
   const std::uint64_t auto60 = (auto_bits > 0xfffff ? 0xfffff : auto_bits) << 40;
   switch (spec.value.weight.kind) {
-    case weight_spec::form::exact: spec.value.effective_weight = spec.value.weight.value; break;
-    case weight_spec::form::range: spec.value.effective_weight = (spec.value.weight.value << 60) | auto60; break;
-    case weight_spec::form::automatic: spec.value.effective_weight = auto60; break;
+    case weight_spec::form::exact:
+      spec.value.effective_weight = spec.value.weight.value;
+      break;
+    case weight_spec::form::range:
+      spec.value.effective_weight = (spec.value.weight.value << 60) | auto60;
+      break;
+    case weight_spec::form::automatic:
+      spec.value.effective_weight = auto60;
+      break;
   }
   return spec;
 }

@@ -2,12 +2,12 @@
 // addresses decide every packet's direction; hints say who listens where (§3).
 #pragma once
 
-#include <strata/address.hpp>
-
 #include <array>
 #include <cstdint>
 #include <optional>
 #include <string_view>
+
+#include <strata/address.hpp>
 
 namespace strata {
 
@@ -22,11 +22,16 @@ enum class traffic_direction : std::uint8_t {
 
 constexpr std::string_view name(traffic_direction d) {
   switch (d) {
-    case traffic_direction::inbound: return "in";
-    case traffic_direction::outbound: return "out";
-    case traffic_direction::forwarded: return "fwd";
-    case traffic_direction::loopback: return "loop";
-    case traffic_direction::none: break;
+    case traffic_direction::inbound:
+      return "in";
+    case traffic_direction::outbound:
+      return "out";
+    case traffic_direction::forwarded:
+      return "fwd";
+    case traffic_direction::loopback:
+      return "loop";
+    case traffic_direction::none:
+      break;
   }
   return "null";
 }
@@ -87,7 +92,8 @@ class host {
     if ((v >> 28) == 0xe || v == 0xffffffffu) return true;
     for (std::size_t i = 0; i < subnet_count_; ++i) {
       const prefix& s = subnets_[i];
-      if (s.fam == family::v4 && s.length < 31 && s.contains(a) && (v | s.mask().v4()) == 0xffffffffu) return true;
+      if (s.fam == family::v4 && s.length < 31 && s.contains(a) && (v | s.mask().v4()) == 0xffffffffu)
+        return true;
     }
     return false;
   }

@@ -3,22 +3,32 @@
 // fields it offers to filters.
 #pragma once
 
-#include <strata/field.hpp>
-
 #include <array>
 #include <cstdint>
 #include <string_view>
 
+#include <strata/field.hpp>
+
 namespace strata {
 
 enum class layer_kind : std::uint8_t {
-  network, forward, transport, stream, datagram, icmp_error, ale, mac, vswitch, user_mode
+  network,
+  forward,
+  transport,
+  stream,
+  datagram,
+  icmp_error,
+  ale,
+  mac,
+  vswitch,
+  user_mode
 };
 enum class layer_direction : std::uint8_t { inbound, outbound, both };
 
 // One row per layer: strata name, WFP identifier, family, direction, kind, field group, discard
 // twin (the base layer for a _DISCARD layer), and whether it is a _DISCARD layer. V4 and V6 rows
 // stand next to each other so that the V6 twin of a V4 layer is the next identifier.
+// clang-format off
 #define STRATA_LAYERS(X) \
   X(inbound_ippacket_v4, "FWPM_LAYER_INBOUND_IPPACKET_V4", v4, inbound, network, ippacket, inbound_ippacket_v4_discard, false) \
   X(inbound_ippacket_v6, "FWPM_LAYER_INBOUND_IPPACKET_V6", v6, inbound, network, ippacket, inbound_ippacket_v6_discard, false) \
@@ -116,12 +126,13 @@ enum class layer_direction : std::uint8_t { inbound, outbound, both };
   X(outbound_mac_frame_native_fast, "FWPM_LAYER_OUTBOUND_MAC_FRAME_NATIVE_FAST", none, outbound, mac, mac_native, none, false) \
   X(outbound_network_connection_policy_v4, "FWPM_LAYER_OUTBOUND_NETWORK_CONNECTION_POLICY_V4", v4, outbound, ale, network_connection_policy, none, false) \
   X(outbound_network_connection_policy_v6, "FWPM_LAYER_OUTBOUND_NETWORK_CONNECTION_POLICY_V6", v6, outbound, ale, network_connection_policy, none, false)
+// clang-format on
 
 enum class layer_id : std::uint8_t {
 #define STRATA_X(id, wfp, fam, dir, kind, fields, twin, discard) id,
   STRATA_LAYERS(STRATA_X)
 #undef STRATA_X
-  none
+      none
 };
 
 inline constexpr std::size_t layer_count = static_cast<std::size_t>(layer_id::none);
@@ -130,9 +141,9 @@ namespace detail {
 // Fields per group, from WFP's FWPS_FIELDS_* lists (see ../shared/reference/wfp-facts.md §3).
 namespace field_groups {
 using enum field_id;
-inline constexpr field_set ippacket = fields_of(ip_local_address, ip_remote_address, ip_local_address_type,
-                                                ip_local_interface, interface_index, sub_interface_index, flags,
-                                                interface_type, tunnel_type, compartment_id);
+inline constexpr field_set ippacket =
+    fields_of(ip_local_address, ip_remote_address, ip_local_address_type, ip_local_interface, interface_index,
+              sub_interface_index, flags, interface_type, tunnel_type, compartment_id);
 inline constexpr field_set ipforward =
     fields_of(ip_source_address, ip_destination_address, ip_destination_address_type, ip_local_interface,
               ip_forward_interface, source_interface_index, destination_interface_index, flags,
@@ -144,11 +155,12 @@ inline constexpr field_set inbound_transport =
 inline constexpr field_set outbound_transport = inbound_transport | fields_of(ip_destination_address_type);
 inline constexpr field_set transport_fast =
     fields_of(ip_protocol, ip_local_address, ip_remote_address, ip_local_port, ip_remote_port);
-inline constexpr field_set stream = fields_of(ip_local_address, ip_local_address_type, ip_remote_address,
-                                              ip_local_port, ip_remote_port, direction, flags, compartment_id);
-inline constexpr field_set stream_packet =
-    fields_of(ip_local_address, ip_remote_address, ip_local_port, ip_remote_port, ip_local_interface,
-              interface_index, sub_interface_index, direction, flags, interface_type, tunnel_type, compartment_id);
+inline constexpr field_set stream =
+    fields_of(ip_local_address, ip_local_address_type, ip_remote_address, ip_local_port, ip_remote_port,
+              direction, flags, compartment_id);
+inline constexpr field_set stream_packet = fields_of(
+    ip_local_address, ip_remote_address, ip_local_port, ip_remote_port, ip_local_interface, interface_index,
+    sub_interface_index, direction, flags, interface_type, tunnel_type, compartment_id);
 inline constexpr field_set datagram_data =
     fields_of(ip_protocol, ip_local_address, ip_remote_address, ip_local_address_type, ip_local_port,
               ip_remote_port, ip_local_interface, interface_index, sub_interface_index, direction, flags,
@@ -157,41 +169,38 @@ inline constexpr field_set datagram_data =
 inline constexpr field_set inbound_icmp_error =
     fields_of(embedded_protocol, ip_local_address, ip_remote_address, embedded_remote_address,
               embedded_local_address_type, embedded_local_port, embedded_remote_port, ip_local_interface,
-              ip_local_port, ip_remote_port, interface_index, sub_interface_index, interface_type, tunnel_type,
-              ip_arrival_interface, arrival_interface_index, flags, compartment_id);
-inline constexpr field_set outbound_icmp_error =
-    fields_of(ip_local_address, ip_remote_address, ip_local_address_type, ip_local_interface, ip_local_port,
-              ip_remote_port, interface_index, sub_interface_index, interface_type, tunnel_type, flags,
-              compartment_id);
+              ip_local_port, ip_remote_port, interface_index, sub_interface_index, interface_type,
+              tunnel_type, ip_arrival_interface, arrival_interface_index, flags, compartment_id);
+inline constexpr field_set outbound_icmp_error = fields_of(
+    ip_local_address, ip_remote_address, ip_local_address_type, ip_local_interface, ip_local_port,
+    ip_remote_port, interface_index, sub_interface_index, interface_type, tunnel_type, flags, compartment_id);
 inline constexpr field_set ale_resource_assignment =
     fields_of(ale_app_id, ale_user_id, ip_local_address, ip_local_address_type, ip_local_port, ip_protocol,
               ale_promiscuous_mode, ip_local_interface, flags, interface_type, tunnel_type,
               local_interface_profile_id, compartment_id);
-inline constexpr field_set ale_auth_listen =
-    fields_of(ale_app_id, ale_user_id, ip_local_address, ip_local_address_type, ip_local_port,
-              ip_local_interface, flags, interface_type, tunnel_type, local_interface_profile_id, compartment_id);
-inline constexpr field_set ale_auth_recv_accept =
-    fields_of(ale_app_id, ale_user_id, ip_local_address, ip_local_address_type, ip_local_port, ip_protocol,
-              ip_remote_address, ip_remote_port, ale_remote_user_id, ale_remote_machine_id, ip_local_interface,
-              flags, sio_firewall_system_port, nap_context, interface_type, tunnel_type, interface_index,
-              sub_interface_index, ip_arrival_interface, arrival_interface_index, ip_nexthop_interface,
-              nexthop_interface_index, original_profile_id, current_profile_id, reauthorize_reason,
-              original_icmp_type, compartment_id);
+inline constexpr field_set ale_auth_listen = fields_of(
+    ale_app_id, ale_user_id, ip_local_address, ip_local_address_type, ip_local_port, ip_local_interface,
+    flags, interface_type, tunnel_type, local_interface_profile_id, compartment_id);
+inline constexpr field_set ale_auth_recv_accept = fields_of(
+    ale_app_id, ale_user_id, ip_local_address, ip_local_address_type, ip_local_port, ip_protocol,
+    ip_remote_address, ip_remote_port, ale_remote_user_id, ale_remote_machine_id, ip_local_interface, flags,
+    sio_firewall_system_port, nap_context, interface_type, tunnel_type, interface_index, sub_interface_index,
+    ip_arrival_interface, arrival_interface_index, ip_nexthop_interface, nexthop_interface_index,
+    original_profile_id, current_profile_id, reauthorize_reason, original_icmp_type, compartment_id);
 inline constexpr field_set ale_auth_connect =
     (ale_auth_recv_accept - fields_of(sio_firewall_system_port, nap_context)) |
     fields_of(ip_destination_address_type, peer_name, ale_original_app_id, ale_effective_name);
-inline constexpr field_set ale_flow_established =
-    fields_of(ale_app_id, ale_user_id, ip_local_address, ip_local_address_type, ip_local_port, ip_protocol,
-              ip_remote_address, ip_remote_port, ale_remote_user_id, ale_remote_machine_id,
-              ip_destination_address_type, ip_local_interface, direction, interface_type, tunnel_type, flags,
-              ale_original_app_id, compartment_id);
+inline constexpr field_set ale_flow_established = fields_of(
+    ale_app_id, ale_user_id, ip_local_address, ip_local_address_type, ip_local_port, ip_protocol,
+    ip_remote_address, ip_remote_port, ale_remote_user_id, ale_remote_machine_id, ip_destination_address_type,
+    ip_local_interface, direction, interface_type, tunnel_type, flags, ale_original_app_id, compartment_id);
 inline constexpr field_set ale_connect_redirect =
     fields_of(ale_app_id, ale_user_id, ip_local_address, ip_local_address_type, ip_local_port, ip_protocol,
               ip_remote_address, ip_destination_address_type, ip_remote_port, flags, ale_original_app_id,
               compartment_id);
-inline constexpr field_set ale_bind_redirect = fields_of(ale_app_id, ale_user_id, ip_local_address,
-                                                         ip_local_address_type, ip_local_port, ip_protocol, flags,
-                                                         compartment_id);
+inline constexpr field_set ale_bind_redirect =
+    fields_of(ale_app_id, ale_user_id, ip_local_address, ip_local_address_type, ip_local_port, ip_protocol,
+              flags, compartment_id);
 inline constexpr field_set ale_endpoint =
     fields_of(ale_app_id, ale_user_id, ip_local_address, ip_local_address_type, ip_local_port, ip_protocol,
               ip_remote_address, ip_remote_port, ip_local_interface, flags, compartment_id);
@@ -207,8 +216,9 @@ inline constexpr field_set mac_ethernet =
     fields_of(interface_mac_address, mac_local_address, mac_remote_address, mac_local_address_type,
               mac_remote_address_type, ether_type, vlan_id, ip_local_interface, interface_index, ndis_port,
               l2_flags, compartment_id);
-inline constexpr field_set mac_native = fields_of(ndis_media_type, ndis_physical_media_type, ip_local_interface,
-                                                  interface_type, interface_index, ndis_port, l2_flags);
+inline constexpr field_set mac_native =
+    fields_of(ndis_media_type, ndis_physical_media_type, ip_local_interface, interface_type, interface_index,
+              ndis_port, l2_flags);
 inline constexpr field_set vswitch_ethernet =
     fields_of(mac_local_address, mac_remote_address, mac_local_address_type, mac_remote_address_type,
               ether_type, vlan_id, vswitch_id, l2_flags);
@@ -219,8 +229,8 @@ inline constexpr field_set ipsec = fields_of(ip_local_address, ip_remote_address
                                              ip_destination_address_type, ip_local_interface);
 inline constexpr field_set rpc = fields_of(ale_app_id, ale_user_id, ale_remote_user_id, ip_local_address,
                                            ip_remote_address, ip_local_port, ip_protocol);
-inline constexpr field_set km_authorization = fields_of(ale_remote_user_id, ale_remote_machine_id,
-                                                        ip_local_address, ip_remote_address);
+inline constexpr field_set km_authorization =
+    fields_of(ale_remote_user_id, ale_remote_machine_id, ip_local_address, ip_remote_address);
 }  // namespace field_groups
 
 struct layer_row {
@@ -237,14 +247,14 @@ struct layer_row {
 inline constexpr field_set discard_fields = fields_of(field_id::discard_module, field_id::discard_reason);
 
 inline constexpr std::array<layer_row, layer_count> layer_table{{
-#define STRATA_X(id, wfp, fam, dir, kind, fields, twin, discard)                                       \
-  layer_row{#id,                                                                                       \
-            wfp,                                                                                       \
-            family::fam,                                                                               \
-            layer_direction::dir,                                                                      \
-            layer_kind::kind,                                                                          \
-            discard ? (field_groups::fields | discard_fields) : field_groups::fields,                  \
-            layer_id::twin,                                                                            \
+#define STRATA_X(id, wfp, fam, dir, kind, fields, twin, discard)                      \
+  layer_row{#id,                                                                      \
+            wfp,                                                                      \
+            family::fam,                                                              \
+            layer_direction::dir,                                                     \
+            layer_kind::kind,                                                         \
+            discard ? (field_groups::fields | discard_fields) : field_groups::fields, \
+            layer_id::twin,                                                           \
             discard},
     STRATA_LAYERS(STRATA_X)
 #undef STRATA_X
@@ -268,7 +278,9 @@ constexpr bool is_discard(layer_id l) { return detail::row(l).is_discard; }
 /// The _DISCARD twin of a base layer, or none.
 constexpr layer_id discard_twin(layer_id l) { return is_discard(l) ? layer_id::none : detail::row(l).twin; }
 /// The base layer of a _DISCARD layer, or none.
-constexpr layer_id base_of_discard(layer_id l) { return is_discard(l) ? detail::row(l).twin : layer_id::none; }
+constexpr layer_id base_of_discard(layer_id l) {
+  return is_discard(l) ? detail::row(l).twin : layer_id::none;
+}
 /// The V6 layer of a V4 one (identity for layers without a family).
 constexpr layer_id for_family(layer_id v4_layer, family f) {
   if (f != family::v6 || layer_family(v4_layer) != family::v4) return v4_layer;

@@ -5,13 +5,13 @@
 //   path::reassembled<path::udp::inbound_first<v6>>   the frame that completes an IPv6 datagram
 #pragma once
 
-#include <strata/field.hpp>
-#include <strata/layer.hpp>
-
 #include <array>
 #include <cstdint>
 #include <string_view>
 #include <type_traits>
+
+#include <strata/field.hpp>
+#include <strata/layer.hpp>
 
 namespace strata {
 
@@ -35,6 +35,7 @@ struct step_list {
 };
 
 // Path kinds: one per row of traversal.md §4–8. Names say direction, protocol class and situation.
+// clang-format off
 #define STRATA_PATH_KINDS(X)                                                                              \
   X(tcp_active_open, "TCP outbound SYN, new flow (active open)")                                        \
   X(tcp_passive_open, "TCP listen() (socket event, not a packet)")                                       \
@@ -77,6 +78,7 @@ struct step_list {
   X(inbound_fragment, "inbound fragment that does not complete its datagram")                            \
   X(mac_inbound, "any received frame, when the policy has MAC-frame filters")                            \
   X(mac_outbound, "any sent frame, when the policy has MAC-frame filters")
+// clang-format on
 
 enum class path_kind : std::uint8_t {
 #define STRATA_X(id, text) id,
@@ -167,10 +169,12 @@ constexpr step_list steps_of(path_kind k, family f) {
     case path_kind::tcp_inbound_reauthorize_payload:
     case path_kind::tcp_inbound_reauthorize_connect:
     case path_kind::tcp_inbound_reauthorize_connect_payload: {
-      const bool accept = k == path_kind::tcp_inbound_reauthorize || k == path_kind::tcp_inbound_reauthorize_payload;
+      const bool accept =
+          k == path_kind::tcp_inbound_reauthorize || k == path_kind::tcp_inbound_reauthorize_payload;
       add(inbound_ippacket_v4), add(inbound_transport_v4);
       add(accept ? ale_auth_recv_accept_v4 : ale_auth_connect_v4, reauth);
-      if (k == path_kind::tcp_inbound_reauthorize_payload || k == path_kind::tcp_inbound_reauthorize_connect_payload)
+      if (k == path_kind::tcp_inbound_reauthorize_payload ||
+          k == path_kind::tcp_inbound_reauthorize_connect_payload)
         add(stream_v4);
       break;
     }
@@ -178,10 +182,11 @@ constexpr step_list steps_of(path_kind k, family f) {
     case path_kind::tcp_outbound_reauthorize_payload:
     case path_kind::tcp_outbound_reauthorize_accept:
     case path_kind::tcp_outbound_reauthorize_accept_payload: {
-      const bool accept =
-          k == path_kind::tcp_outbound_reauthorize_accept || k == path_kind::tcp_outbound_reauthorize_accept_payload;
+      const bool accept = k == path_kind::tcp_outbound_reauthorize_accept ||
+                          k == path_kind::tcp_outbound_reauthorize_accept_payload;
       add(accept ? ale_auth_recv_accept_v4 : ale_auth_connect_v4, reauth);
-      if (k == path_kind::tcp_outbound_reauthorize_payload || k == path_kind::tcp_outbound_reauthorize_accept_payload)
+      if (k == path_kind::tcp_outbound_reauthorize_payload ||
+          k == path_kind::tcp_outbound_reauthorize_accept_payload)
         add(stream_v4);
       add(outbound_transport_v4), add(outbound_ippacket_v4);
       break;
@@ -190,8 +195,8 @@ constexpr step_list steps_of(path_kind k, family f) {
       add(ale_bind_redirect_v4), add(ale_resource_assignment_v4);
       [[fallthrough]];
     case path_kind::datagram_outbound_first:
-      add(ale_connect_redirect_v4), add(ale_auth_connect_v4), add(ale_flow_established_v4), add(datagram_data_v4),
-          add(outbound_transport_v4), add(outbound_ippacket_v4);
+      add(ale_connect_redirect_v4), add(ale_auth_connect_v4), add(ale_flow_established_v4),
+          add(datagram_data_v4), add(outbound_transport_v4), add(outbound_ippacket_v4);
       break;
     case path_kind::datagram_inbound_first:
       add(inbound_ippacket_v4), add(inbound_transport_v4), add(ale_auth_recv_accept_v4),
@@ -209,12 +214,14 @@ constexpr step_list steps_of(path_kind k, family f) {
     case path_kind::datagram_inbound_reauthorize:
     case path_kind::datagram_inbound_reauthorize_connect:
       add(inbound_ippacket_v4), add(inbound_transport_v4);
-      add(k == path_kind::datagram_inbound_reauthorize ? ale_auth_recv_accept_v4 : ale_auth_connect_v4, reauth);
+      add(k == path_kind::datagram_inbound_reauthorize ? ale_auth_recv_accept_v4 : ale_auth_connect_v4,
+          reauth);
       add(datagram_data_v4);
       break;
     case path_kind::datagram_outbound_reauthorize:
     case path_kind::datagram_outbound_reauthorize_accept:
-      add(k == path_kind::datagram_outbound_reauthorize ? ale_auth_connect_v4 : ale_auth_recv_accept_v4, reauth);
+      add(k == path_kind::datagram_outbound_reauthorize ? ale_auth_connect_v4 : ale_auth_recv_accept_v4,
+          reauth);
       add(datagram_data_v4), add(outbound_transport_v4), add(outbound_ippacket_v4);
       break;
     case path_kind::icmp_error_outbound:
@@ -311,50 +318,81 @@ concept Path = is_path_v<T>;
 
 namespace path {
 template <class P>
-  requires(is_path_v<P> && starts_inbound(P::key.kind))
-using reassembled = path_t<P::key.kind, std::conditional_t<P::key.fam == family::v4, v4, v6>, true>;
+requires(is_path_v<P>&& starts_inbound(P::key.kind)) using reassembled =
+    path_t<P::key.kind, std::conditional_t<P::key.fam == family::v4, v4, v6>, true>;
 
 namespace tcp {
-template <class F> using active_open = path_t<path_kind::tcp_active_open, F>;
-template <class F> using passive_open = path_t<path_kind::tcp_passive_open, F>;
-template <class F> using inbound_syn = path_t<path_kind::tcp_inbound_syn, F>;
-template <class F> using inbound_syn_no_listener = path_t<path_kind::tcp_inbound_syn_no_listener, F>;
-template <class F> using outbound_syn_ack = path_t<path_kind::tcp_outbound_syn_ack, F>;
-template <class F> using inbound_syn_ack = path_t<path_kind::tcp_inbound_syn_ack, F>;
-template <class F> using outbound_final_ack = path_t<path_kind::tcp_outbound_final_ack, F>;
-template <class F> using outbound_final_ack_payload = path_t<path_kind::tcp_outbound_final_ack_payload, F>;
-template <class F> using inbound_final_ack = path_t<path_kind::tcp_inbound_final_ack, F>;
-template <class F> using inbound_final_ack_payload = path_t<path_kind::tcp_inbound_final_ack_payload, F>;
-template <class F> using outbound_data = path_t<path_kind::tcp_outbound_data, F>;
-template <class F> using inbound_data = path_t<path_kind::tcp_inbound_data, F>;
-template <class F> using outbound_segment = path_t<path_kind::tcp_outbound_segment, F>;
-template <class F> using inbound_segment = path_t<path_kind::tcp_inbound_segment, F>;
-template <class F> using inbound_reauthorize = path_t<path_kind::tcp_inbound_reauthorize, F>;
-template <class F> using inbound_reauthorize_payload = path_t<path_kind::tcp_inbound_reauthorize_payload, F>;
-template <class F> using outbound_reauthorize = path_t<path_kind::tcp_outbound_reauthorize, F>;
-template <class F> using outbound_reauthorize_payload = path_t<path_kind::tcp_outbound_reauthorize_payload, F>;
+template <class F>
+using active_open = path_t<path_kind::tcp_active_open, F>;
+template <class F>
+using passive_open = path_t<path_kind::tcp_passive_open, F>;
+template <class F>
+using inbound_syn = path_t<path_kind::tcp_inbound_syn, F>;
+template <class F>
+using inbound_syn_no_listener = path_t<path_kind::tcp_inbound_syn_no_listener, F>;
+template <class F>
+using outbound_syn_ack = path_t<path_kind::tcp_outbound_syn_ack, F>;
+template <class F>
+using inbound_syn_ack = path_t<path_kind::tcp_inbound_syn_ack, F>;
+template <class F>
+using outbound_final_ack = path_t<path_kind::tcp_outbound_final_ack, F>;
+template <class F>
+using outbound_final_ack_payload = path_t<path_kind::tcp_outbound_final_ack_payload, F>;
+template <class F>
+using inbound_final_ack = path_t<path_kind::tcp_inbound_final_ack, F>;
+template <class F>
+using inbound_final_ack_payload = path_t<path_kind::tcp_inbound_final_ack_payload, F>;
+template <class F>
+using outbound_data = path_t<path_kind::tcp_outbound_data, F>;
+template <class F>
+using inbound_data = path_t<path_kind::tcp_inbound_data, F>;
+template <class F>
+using outbound_segment = path_t<path_kind::tcp_outbound_segment, F>;
+template <class F>
+using inbound_segment = path_t<path_kind::tcp_inbound_segment, F>;
+template <class F>
+using inbound_reauthorize = path_t<path_kind::tcp_inbound_reauthorize, F>;
+template <class F>
+using inbound_reauthorize_payload = path_t<path_kind::tcp_inbound_reauthorize_payload, F>;
+template <class F>
+using outbound_reauthorize = path_t<path_kind::tcp_outbound_reauthorize, F>;
+template <class F>
+using outbound_reauthorize_payload = path_t<path_kind::tcp_outbound_reauthorize_payload, F>;
 }  // namespace tcp
 
 /// UDP and every other non-TCP protocol (ICMP queries included; ICMP errors excepted).
 namespace udp {
-template <class F> using outbound_first_bind = path_t<path_kind::datagram_outbound_first_bind, F>;
-template <class F> using outbound_first = path_t<path_kind::datagram_outbound_first, F>;
-template <class F> using inbound_first = path_t<path_kind::datagram_inbound_first, F>;
-template <class F> using inbound_no_listener = path_t<path_kind::datagram_inbound_no_listener, F>;
-template <class F> using outbound = path_t<path_kind::datagram_outbound, F>;
-template <class F> using inbound = path_t<path_kind::datagram_inbound, F>;
-template <class F> using inbound_reauthorize = path_t<path_kind::datagram_inbound_reauthorize, F>;
-template <class F> using outbound_reauthorize = path_t<path_kind::datagram_outbound_reauthorize, F>;
+template <class F>
+using outbound_first_bind = path_t<path_kind::datagram_outbound_first_bind, F>;
+template <class F>
+using outbound_first = path_t<path_kind::datagram_outbound_first, F>;
+template <class F>
+using inbound_first = path_t<path_kind::datagram_inbound_first, F>;
+template <class F>
+using inbound_no_listener = path_t<path_kind::datagram_inbound_no_listener, F>;
+template <class F>
+using outbound = path_t<path_kind::datagram_outbound, F>;
+template <class F>
+using inbound = path_t<path_kind::datagram_inbound, F>;
+template <class F>
+using inbound_reauthorize = path_t<path_kind::datagram_inbound_reauthorize, F>;
+template <class F>
+using outbound_reauthorize = path_t<path_kind::datagram_outbound_reauthorize, F>;
 }  // namespace udp
 
 namespace icmp_error {
-template <class F> using outbound = path_t<path_kind::icmp_error_outbound, F>;
-template <class F> using inbound = path_t<path_kind::icmp_error_inbound, F>;
+template <class F>
+using outbound = path_t<path_kind::icmp_error_outbound, F>;
+template <class F>
+using inbound = path_t<path_kind::icmp_error_inbound, F>;
 }  // namespace icmp_error
 
-template <class F> using forward = path_t<path_kind::forward, F>;
-template <class F> using forward_fragment = path_t<path_kind::forward_fragment, F>;
-template <class F> using inbound_fragment = path_t<path_kind::inbound_fragment, F>;
+template <class F>
+using forward = path_t<path_kind::forward, F>;
+template <class F>
+using forward_fragment = path_t<path_kind::forward_fragment, F>;
+template <class F>
+using inbound_fragment = path_t<path_kind::inbound_fragment, F>;
 
 /// §9: the MAC-frame layers every frame visits first when the policy has filters there.
 namespace mac {
@@ -367,9 +405,9 @@ using outbound = path_t<path_kind::mac_outbound, v4>;
 /// names of WFP; their numbers are not documented, so strata keys them on names).
 enum class discard_module_code : std::uint32_t { network = 0, transport = 1, general = 2 };
 enum class discard_reason_code : std::uint32_t {
-  firewall_policy = 0,      ///< GENERAL: a filter returned block
-  endpoint_not_found = 1,   ///< TRANSPORT: a TCP SYN nobody listens for
-  port_unreachable = 2,     ///< NETWORK: a datagram nobody listens for
+  firewall_policy = 0,     ///< GENERAL: a filter returned block
+  endpoint_not_found = 1,  ///< TRANSPORT: a TCP SYN nobody listens for
+  port_unreachable = 2,    ///< NETWORK: a datagram nobody listens for
 };
 
 }  // namespace strata

@@ -5,13 +5,13 @@
 // functions generated at compile time.
 #pragma once
 
-#include <strata/arbitration.hpp>
-#include <strata/path.hpp>
-
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <utility>
+
+#include <strata/arbitration.hpp>
+#include <strata/path.hpp>
 
 namespace strata {
 
@@ -52,7 +52,7 @@ struct no_trace {
 /// The outcome of one packet on one path.
 struct path_result {
   action verdict = action::permit;
-  std::int16_t filter = -1;      ///< the filter that decided the verdict, -1 for none
+  std::int16_t filter = -1;  ///< the filter that decided the verdict, -1 for none
   std::int16_t sublayer = -1;
   layer_id layer = layer_id::none;  ///< where it was decided
   bool hard = false;
@@ -126,7 +126,8 @@ constexpr void set_discard_reason(incoming_values& v, layer_id discard_layer, bo
 inline constexpr auto inbound_rank = [] {
   std::array<std::uint8_t, path_kind_count> rank{};
   std::uint8_t n = 0;
-  for (std::size_t k = 0; k < path_kind_count; ++k) rank[k] = starts_inbound(static_cast<path_kind>(k)) ? n++ : 0xff;
+  for (std::size_t k = 0; k < path_kind_count; ++k)
+    rank[k] = starts_inbound(static_cast<path_kind>(k)) ? n++ : 0xff;
   return rank;
 }();
 inline constexpr std::size_t keys_per_family = all_path_keys.size() / 2;
@@ -253,26 +254,28 @@ struct compiled {
   }
 
   static constexpr bool is_callout(action a) {
-    return a == action::callout_terminating || a == action::callout_inspection || a == action::callout_unknown;
+    return a == action::callout_terminating || a == action::callout_inspection ||
+           a == action::callout_unknown;
   }
   // Whether a layer holds a callout filter. Without one, nothing after a hard decision (the write right
   // cleared) can change the layer's result: only a callout can veto, and only a callout has a side
   // effect (an inspection callout is told of every match), so the remaining filters are skipped.
   template <layer_id L>
   static constexpr bool layer_has_callouts = [] {
-    for (std::size_t k = P.layer_begin[static_cast<std::size_t>(L)]; k < P.layer_begin[static_cast<std::size_t>(L) + 1]; ++k)
+    for (std::size_t k = P.layer_begin[static_cast<std::size_t>(L)];
+         k < P.layer_begin[static_cast<std::size_t>(L) + 1]; ++k)
       if (is_callout(P.filters[P.order[k]].act)) return true;
     return false;
   }();
 
   // Position K of the layer's evaluation order: one filter, unrolled.
   template <std::size_t K>
-  [[gnu::always_inline]] static constexpr void filter_step(const incoming_values& v, layer_result& r, bool& write,
-                                                           bool& sublayer_done) {
+  [[gnu::always_inline]] static constexpr void filter_step(const incoming_values& v, layer_result& r,
+                                                           bool& write, bool& sublayer_done) {
     constexpr std::size_t fi = P.order[K];
     constexpr filter_value f = P.filters[fi];
-    constexpr bool first_of_sublayer =
-        K == P.layer_begin[static_cast<std::size_t>(f.layer)] || P.filters[P.order[K - 1]].sublayer_index != f.sublayer_index;
+    constexpr bool first_of_sublayer = K == P.layer_begin[static_cast<std::size_t>(f.layer)] ||
+                                       P.filters[P.order[K - 1]].sublayer_index != f.sublayer_index;
     if constexpr (!layer_has_callouts<f.layer>) {
       if (!write) return;  // a hard decision is final in a layer without callouts
     }
@@ -326,7 +329,8 @@ struct compiled {
     bool sublayer_done = false;
     [[maybe_unused]] const bool stepped[] = {
         ((layer_has_callouts<L> || write
-              ? chunk<begin + C * chunk_size, std::min(chunk_size, end - begin - C * chunk_size)>(v, r, write, sublayer_done)
+              ? chunk<begin + C * chunk_size, std::min(chunk_size, end - begin - C * chunk_size)>(
+                    v, r, write, sublayer_done)
               : void()),
          true)...};
     return r;
@@ -364,8 +368,8 @@ struct compiled {
       return unrolled<begin>(v, std::make_index_sequence<end - begin>{});
   }
   template <layer_id L>
-  static constexpr bool has_filters = P.layer_begin[static_cast<std::size_t>(L)] !=
-                                      P.layer_begin[static_cast<std::size_t>(L) + 1];
+  static constexpr bool has_filters =
+      P.layer_begin[static_cast<std::size_t>(L)] != P.layer_begin[static_cast<std::size_t>(L) + 1];
 
  private:
   // A step is a template of its layer and flags only, so paths that share a step share its

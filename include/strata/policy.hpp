@@ -3,14 +3,14 @@
 // nor the analysis repeats whole-policy algorithms per layer.
 #pragma once
 
-#include <strata/filter.hpp>
-
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <initializer_list>
 #include <span>
 #include <string_view>
+
+#include <strata/filter.hpp>
 
 namespace strata {
 
@@ -190,18 +190,20 @@ constexpr void compute_order(P& p) {
   // Bucket by layer (counting sort), then order each bucket.
   std::array<std::uint16_t, layer_count + 1> count{};
   for (const auto& f : p.filters) ++count[static_cast<std::size_t>(f.layer) + 1];
-  for (std::size_t i = 1; i <= layer_count; ++i) count[i] = static_cast<std::uint16_t>(count[i] + count[i - 1]);
+  for (std::size_t i = 1; i <= layer_count; ++i)
+    count[i] = static_cast<std::uint16_t>(count[i] + count[i - 1]);
   p.layer_begin = count;
   for (std::size_t i = 0; i < P::filter_count; ++i)
     p.order[count[static_cast<std::size_t>(p.filters[i].layer)]++] = static_cast<std::uint16_t>(i);
   for (std::size_t l = 0; l < layer_count; ++l) {
-    std::sort(p.order.begin() + p.layer_begin[l], p.order.begin() + p.layer_begin[l + 1], [&](auto a, auto b) {
-      const auto& x = p.filters[a];
-      const auto& y = p.filters[b];
-      if (x.sublayer_index != y.sublayer_index) return x.sublayer_index < y.sublayer_index;
-      if (x.effective_weight != y.effective_weight) return x.effective_weight > y.effective_weight;
-      return x.declaration < y.declaration;
-    });
+    std::sort(p.order.begin() + p.layer_begin[l], p.order.begin() + p.layer_begin[l + 1],
+              [&](auto a, auto b) {
+                const auto& x = p.filters[a];
+                const auto& y = p.filters[b];
+                if (x.sublayer_index != y.sublayer_index) return x.sublayer_index < y.sublayer_index;
+                if (x.effective_weight != y.effective_weight) return x.effective_weight > y.effective_weight;
+                return x.declaration < y.declaration;
+              });
   }
 }
 
@@ -232,7 +234,8 @@ consteval auto policy(Args... args) {
         if (detail::name_hash(p.filters[a].name) != hashes[i]) continue;
         for (std::size_t c = a + 1; c < nf; ++c) {
           if (p.filters[c].name != p.filters[a].name) continue;
-          [[maybe_unused]] const int reported[] = {0, (detail::report_duplicate<Args>(p.filters[a].name), 0)...};
+          [[maybe_unused]] const int reported[] = {0,
+                                                   (detail::report_duplicate<Args>(p.filters[a].name), 0)...};
         }
       }
     }

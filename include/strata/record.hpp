@@ -3,12 +3,12 @@
 // frames. Fixed size, no heap: the engine fills one per frame.
 #pragma once
 
+#include <cstdint>
+#include <string_view>
+
 #include <strata/host.hpp>
 #include <strata/packet/error.hpp>
 #include <strata/pipeline.hpp>
-
-#include <cstdint>
-#include <string_view>
 
 namespace strata {
 
@@ -28,10 +28,11 @@ struct record {
   std::uint64_t frame = 0;
   traffic_direction dir = traffic_direction::none;
   flow_label flow{};
-  trace steps;                     ///< layers visited, in order (loopback: outbound then inbound)
+  trace steps;  ///< layers visited, in order (loopback: outbound then inbound)
   action verdict = action::permit;
-  std::int16_t filter = -1;        ///< deciding filter in the policy that classified it, -1 for none (a suppressed
-                                   ///< answer, a later fragment: in the policy that classified its trigger, its datagram)
+  std::int16_t filter =
+      -1;  ///< deciding filter in the policy that classified it, -1 for none (a suppressed
+           ///< answer, a later fragment: in the policy that classified its trigger, its datagram)
   std::uint8_t policy = 0;         ///< index of the policy in force
   std::string_view filter_name{};  ///< its name (static storage), empty for none
   std::string_view sublayer_name{};

@@ -4,11 +4,11 @@
 //   for (const auto& r : reader | strata::views::classify(e) | ranges::views::filter(strata::is_blocked))
 #pragma once
 
-#include <strata/io/frame.hpp>
-#include <strata/record.hpp>
-
 #include <range/v3/view/cache1.hpp>
 #include <range/v3/view/transform.hpp>
+
+#include <strata/io/frame.hpp>
+#include <strata/record.hpp>
 
 namespace strata::views {
 

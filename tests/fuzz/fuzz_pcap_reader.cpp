@@ -2,8 +2,6 @@
 // delivers classified by the engine. The input is written to a memfd and opened by its /proc path,
 // as pcap_reader opens any file. libpcap itself is not instrumented (Debian's build): coverage
 // feedback comes from strata's side only. See harness.hpp.
-#include "harness_entry.hpp"
-
 #include <sys/mman.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -11,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+
+#include "harness_entry.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const int fd = [] {

@@ -38,13 +38,13 @@
 // flow table holds at most its capacity and the reassembler at most its pool and datagram limits.
 #pragma once
 
-#include "../../examples/policies.hpp"
-
 #include <strata/address.hpp>
 #include <strata/engine.hpp>
 #include <strata/flow/answers.hpp>
 #include <strata/host.hpp>
 #include <strata/packet/parse.hpp>
+
+#include "../../examples/policies.hpp"
 
 #if defined(STRATA_HAVE_PCAP)
 #include <strata/io/pcap_file.hpp>
@@ -77,17 +77,19 @@ inline constexpr sublayer mac_sublayer{"mac", 0x4000};
 inline constexpr auto mac = policy(
     filter<"no-arp", layer::inbound_mac_frame_ethernet>(mac_sublayer, action::block, ether_type == 0x0806),
     filter<"no-vlan-42", layer::outbound_mac_frame_ethernet>(mac_sublayer, action::block, vlan_id == 42),
-    filter<"no-udp-discard", layer::ale_auth_connect_v4>(mac_sublayer, action::block, ip_protocol == proto::udp,
-                                                         remote_port == 9));
+    filter<"no-udp-discard", layer::ale_auth_connect_v4>(mac_sublayer, action::block,
+                                                         ip_protocol == proto::udp, remote_port == 9));
 }  // namespace extra
 
 using engine_type = strata::engine<policies::observe, policies::stealth, policies::server, extra::mac>;
 using strata::packet::link_type;
 
 /// Link types selected by the first byte (mod 10). Index 9 is not a link type strata knows.
-inline constexpr std::array<link_type, 10> link_types{
-    link_type::ethernet, link_type::linux_sll, link_type::linux_sll2, link_type::raw,     link_type::ipv4,
-    link_type::ipv6,     link_type::null,      link_type::loop,       link_type::raw_dlt, static_cast<link_type>(147)};
+inline constexpr std::array<link_type, 10> link_types{link_type::ethernet,   link_type::linux_sll,
+                                                      link_type::linux_sll2, link_type::raw,
+                                                      link_type::ipv4,       link_type::ipv6,
+                                                      link_type::null,       link_type::loop,
+                                                      link_type::raw_dlt,    static_cast<link_type>(147)};
 
 constexpr link_type link_of(std::uint8_t b) { return link_types[b % link_types.size()]; }
 /// The selector byte of a link type (for seeds); 9 for one not in the list.
@@ -117,8 +119,10 @@ const char* check_record(const Engine& e, const strata::record& r, const strata:
   if (c.frames != before.frames + 1) return "the frame counter did not advance by one";
   if (c.frames != c.malformed + c.permitted + c.blocked) return "frames != malformed + permitted + blocked";
   const bool counted_malformed = c.malformed == before.malformed + 1;
-  if (!counted_malformed && c.malformed != before.malformed) return "the malformed counter moved by more than one";
-  if (r.malformed() != counted_malformed) return "a record carries an error but was not counted malformed (or the reverse)";
+  if (!counted_malformed && c.malformed != before.malformed)
+    return "the malformed counter moved by more than one";
+  if (r.malformed() != counted_malformed)
+    return "a record carries an error but was not counted malformed (or the reverse)";
   // A frame whose datagram turned out malformed only once reassembled may have visited layers before
   // (the MAC layers, a loopback packet's outbound pass); any other malformed record has no steps.
   if (r.malformed() && r.steps.size() != 0 && !r.reassembled) return "a record has both an error and steps";
@@ -133,7 +137,8 @@ const char* check_record(const Engine& e, const strata::record& r, const strata:
   const auto rs = e.reassembly().stats();
   if (rs.bytes_in_use > rs.memory_bytes) return "reassembly holds more than its pool";
   if (rs.peak_bytes > rs.memory_bytes) return "reassembly peaked above its pool";
-  if (rs.datagrams_in_use > e.reassembly().limits().max_datagrams) return "reassembly holds more datagrams than its limit";
+  if (rs.datagrams_in_use > e.reassembly().limits().max_datagrams)
+    return "reassembly holds more datagrams than its limit";
   return nullptr;
 }
 
@@ -180,7 +185,8 @@ inline const char* one_frame(const std::uint8_t* data, std::size_t size) {
   const strata::engine_counters before = e->counters();
   const strata::record r = e->classify(f);
   if (const char* bad = check_record(*e, r, before, 1)) return bad;
-  if (p.is_malformed() && r.error != p.malformed.reason) return "a malformed frame's record does not carry the parser's reason";
+  if (p.is_malformed() && r.error != p.malformed.reason)
+    return "a malformed frame's record does not carry the parser's reason";
   return nullptr;
 }
 
@@ -193,7 +199,8 @@ struct sequence_frame {
   int select = -1;
 };
 
-inline std::vector<sequence_frame> split_sequence(const std::uint8_t* data, std::size_t size, std::size_t max_frames = 512) {
+inline std::vector<sequence_frame> split_sequence(const std::uint8_t* data, std::size_t size,
+                                                  std::size_t max_frames = 512) {
   std::vector<sequence_frame> out;
   std::size_t pos = 3;
   std::int64_t t = base_time_ns;
@@ -219,7 +226,8 @@ inline std::vector<sequence_frame> split_sequence(const std::uint8_t* data, std:
       t = step < 0 ? std::numeric_limits<std::int64_t>::min() : std::numeric_limits<std::int64_t>::max();
     }
     sequence_frame f;
-    f.bytes.assign(reinterpret_cast<const std::byte*>(data + pos), reinterpret_cast<const std::byte*>(data + pos + len));
+    f.bytes.assign(reinterpret_cast<const std::byte*>(data + pos),
+                   reinterpret_cast<const std::byte*>(data + pos + len));
     f.time_ns = t;
     if (ctl & 0x40) f.wire_length = static_cast<std::uint32_t>(len + 1 + std::size_t{ctl & 0x3fu} * 64);
     if (ctl & 0x80) f.select = (ctl & 3) % static_cast<int>(engine_type::policy_count);
@@ -365,17 +373,21 @@ inline const char* address_text(const std::uint8_t* data, std::size_t size) {
     const auto back = strata::parse_address(std::string_view(buf, n), p->fam);
     if (!back || *back != *a) return "format_address does not parse back to the same address";
   }
-  // Differential: a plain address parses exactly when the C library's inet_pton accepts it, to the same bytes.
+  // Differential: a plain address parses exactly when the C library's inet_pton accepts it, to the same
+  // bytes.
   if (!has_nul(s) && s.find('/') == std::string_view::npos && s.size() < 128) {
     const std::string z(s);
     unsigned char buf[16];
     const bool v4 = inet_pton(AF_INET, z.c_str(), buf) == 1;
-    if (v4 != strata::parse_address(s, family::v4).has_value()) return "IPv4: parse_address and inet_pton disagree";
+    if (v4 != strata::parse_address(s, family::v4).has_value())
+      return "IPv4: parse_address and inet_pton disagree";
     if (v4 && strata::parse_address(s, family::v4)->v4() !=
-                  ((std::uint32_t{buf[0]} << 24) | (std::uint32_t{buf[1]} << 16) | (std::uint32_t{buf[2]} << 8) | buf[3]))
+                  ((std::uint32_t{buf[0]} << 24) | (std::uint32_t{buf[1]} << 16) |
+                   (std::uint32_t{buf[2]} << 8) | buf[3]))
       return "IPv4: parse_address and inet_pton give different addresses";
     const bool v6 = inet_pton(AF_INET6, z.c_str(), buf) == 1;
-    if (v6 != strata::parse_address(s, family::v6).has_value()) return "IPv6: parse_address and inet_pton disagree";
+    if (v6 != strata::parse_address(s, family::v6).has_value())
+      return "IPv6: parse_address and inet_pton disagree";
     if (v6 && *strata::parse_address(s, family::v6) != strata::address::from_v6(buf))
       return "IPv6: parse_address and inet_pton give different addresses";
   }

@@ -5,10 +5,6 @@
 //
 // writes OUTDIR/engine_frame, OUTDIR/engine_sequence, OUTDIR/pcap_reader and OUTDIR/address in the input
 // formats of harness.hpp, and prints how many seeds each got.
-#include "harness.hpp"
-
-#include <strata/io/pcap_file.hpp>
-
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +12,10 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include <strata/io/pcap_file.hpp>
+
+#include "harness.hpp"
 
 namespace {
 
@@ -136,8 +136,8 @@ void capture_seeds(const capture& c, const fs::path& dir) {
       if (!w) return;
       for (std::size_t i = 0; i < frames && i < c.frames.size(); ++i) {
         const frame_copy& f = c.frames[i];
-        w->write(std::span<const std::byte>(reinterpret_cast<const std::byte*>(f.data.data()), f.data.size()), f.wire,
-                 strata::io::timestamp(std::chrono::nanoseconds(f.time_ns)));
+        w->write(std::span<const std::byte>(reinterpret_cast<const std::byte*>(f.data.data()), f.data.size()),
+                 f.wire, strata::io::timestamp(std::chrono::nanoseconds(f.time_ns)));
       }
     }
     ++written;
@@ -147,16 +147,31 @@ void capture_seeds(const capture& c, const fs::path& dir) {
 }
 
 void address_seeds(const std::vector<capture>& caps, const fs::path& dir) {
-  std::set<std::string> texts = {"0.0.0.0",        "255.255.255.255", "10.0.0.2/24",   "10.0.0.0/8",
-                                 "192.168.1.1",    "::",              "::1",           "fe80::1/64",
-                                 "fd00::/8",       "2001:db8::1",     "::ffff:1.2.3.4", "1:2:3:4:5:6:7:8",
-                                 "1::8",           "2001:db8::/32",   "64:ff9b::192.0.2.33/96", "0.0.0.0/0",
-                                 "::/0",           "FE80::A:B:C:D",   "1:2:3:4:5:6:1.2.3.4"};
+  std::set<std::string> texts = {"0.0.0.0",
+                                 "255.255.255.255",
+                                 "10.0.0.2/24",
+                                 "10.0.0.0/8",
+                                 "192.168.1.1",
+                                 "::",
+                                 "::1",
+                                 "fe80::1/64",
+                                 "fd00::/8",
+                                 "2001:db8::1",
+                                 "::ffff:1.2.3.4",
+                                 "1:2:3:4:5:6:7:8",
+                                 "1::8",
+                                 "2001:db8::/32",
+                                 "64:ff9b::192.0.2.33/96",
+                                 "0.0.0.0/0",
+                                 "::/0",
+                                 "FE80::A:B:C:D",
+                                 "1:2:3:4:5:6:1.2.3.4"};
   for (const capture& c : caps) {
     std::size_t n = 0;
     for (const frame_copy& f : c.frames) {
       const auto p = strata::packet::parse(
-          std::span<const std::byte>(reinterpret_cast<const std::byte*>(f.data.data()), f.data.size()), c.lt, f.wire);
+          std::span<const std::byte>(reinterpret_cast<const std::byte*>(f.data.data()), f.data.size()), c.lt,
+          f.wire);
       if (!p.ok()) continue;
       texts.insert(strata::to_string(p.src, p.fam));
       texts.insert(strata::to_string(p.dst, p.fam) + (p.fam == strata::family::v4 ? "/24" : "/64"));
@@ -164,7 +179,8 @@ void address_seeds(const std::vector<capture>& caps, const fs::path& dir) {
     }
   }
   std::size_t i = 0;
-  for (const std::string& t : texts) write_file(dir / ("address-" + std::to_string(++i)), bytes(t.begin(), t.end()));
+  for (const std::string& t : texts)
+    write_file(dir / ("address-" + std::to_string(++i)), bytes(t.begin(), t.end()));
 }
 
 }  // namespace
@@ -215,7 +231,9 @@ int main(int argc, char** argv) {
   const std::size_t before = written;
   address_seeds(caps, out / "address");
   counts[3] = written - before;
-  std::printf("strata_fuzz_seeds: %zu captures -> %s: engine_frame %zu, engine_sequence %zu, pcap_reader %zu, address %zu\n",
-              caps.size(), out.c_str(), counts[0], counts[1], counts[2], counts[3]);
+  std::printf(
+      "strata_fuzz_seeds: %zu captures -> %s: engine_frame %zu, engine_sequence %zu, pcap_reader %zu, "
+      "address %zu\n",
+      caps.size(), out.c_str(), counts[0], counts[1], counts[2], counts[3]);
   return caps.empty() ? 1 : 0;
 }

@@ -1,17 +1,17 @@
 // Policy analysis (strata/analysis.hpp) against brute force: random policies over a small field domain,
 // every packet enumerated, the truth computed with the generic evaluator (arbitration.hpp's matches and
 // evaluate_layer); plus the purpose-built examples (examples/analysis_examples.hpp) and static_asserts.
-#include "../../examples/analysis_examples.hpp"
-
-#include <strata/analysis.hpp>
-
-#include <gtest/gtest.h>
-
 #include <array>
 #include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+
+#include <strata/analysis.hpp>
+
+#include "../../examples/analysis_examples.hpp"
 
 using namespace strata;
 
@@ -69,7 +69,8 @@ std::vector<incoming_values> all_packets() {
 constexpr std::array<std::string_view, 24> names{"f0",  "f1",  "f2",  "f3",  "f4",  "f5",  "f6",  "f7",
                                                  "f8",  "f9",  "f10", "f11", "f12", "f13", "f14", "f15",
                                                  "f16", "f17", "f18", "f19", "f20", "f21", "f22", "f23"};
-constexpr std::array<sublayer, 3> subs{sublayer{"high", 0xc000}, sublayer{"mid", 0x8000}, sublayer{"low", 0x1000}};
+constexpr std::array<sublayer, 3> subs{sublayer{"high", 0xc000}, sublayer{"mid", 0x8000},
+                                       sublayer{"low", 0x1000}};
 
 condition_value random_condition(std::mt19937& rng, int field) {
   auto r = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
@@ -83,13 +84,20 @@ condition_value random_condition(std::mt19937& rng, int field) {
     case 1: {  // local port 0..7
       const int a = r(8), b = r(8);
       switch (r(7)) {
-        case 0: return (local_port == a).alternatives[0];
-        case 1: return (local_port != a).alternatives[0];
-        case 2: return (local_port == range(std::min(a, b), std::max(a, b))).alternatives[0];
-        case 3: return (local_port > a).alternatives[0];
-        case 4: return (local_port < a).alternatives[0];
-        case 5: return (local_port >= a).alternatives[0];
-        default: return (local_port <= a).alternatives[0];
+        case 0:
+          return (local_port == a).alternatives[0];
+        case 1:
+          return (local_port != a).alternatives[0];
+        case 2:
+          return (local_port == range(std::min(a, b), std::max(a, b))).alternatives[0];
+        case 3:
+          return (local_port > a).alternatives[0];
+        case 4:
+          return (local_port < a).alternatives[0];
+        case 5:
+          return (local_port >= a).alternatives[0];
+        default:
+          return (local_port <= a).alternatives[0];
       }
     }
     case 2: {  // remote address within 10.0.0.0/29
@@ -99,23 +107,30 @@ condition_value random_condition(std::mt19937& rng, int field) {
       const int k = r(4);
       if (k == 0) return (remote_address != p).alternatives[0];
       if (k == 1) {
-        const std::uint32_t a = net + static_cast<std::uint32_t>(r(8)), b = net + static_cast<std::uint32_t>(r(8));
-        const prefix lo{address::from_v4(std::min(a, b)), 32, family::v4}, hi{address::from_v4(std::max(a, b)), 32, family::v4};
+        const std::uint32_t a = net + static_cast<std::uint32_t>(r(8)),
+                            b = net + static_cast<std::uint32_t>(r(8));
+        const prefix lo{address::from_v4(std::min(a, b)), 32, family::v4},
+            hi{address::from_v4(std::max(a, b)), 32, family::v4};
         return (remote_address == range(lo, hi)).alternatives[0];
       }
       return (remote_address == p).alternatives[0];
     }
     case 3: {  // flags
       switch (r(4)) {
-        case 0: return flags.all_set(0x1u).alternatives[0];
-        case 1: return flags.none_set(0x20u).alternatives[0];
-        case 2: return flags.any_set(0x21u).alternatives[0];
-        default: return flags.all_set(0x21u).alternatives[0];
+        case 0:
+          return flags.all_set(0x1u).alternatives[0];
+        case 1:
+          return flags.none_set(0x20u).alternatives[0];
+        case 2:
+          return flags.any_set(0x21u).alternatives[0];
+        default:
+          return flags.all_set(0x21u).alternatives[0];
       }
     }
     default:  // application
       return r(2) ? (ale_app_id == std::string_view("a")).alternatives[0]
-                   : condition_value{field_id::ale_app_id, match_type::not_equal, family::none, {}, {}, {}, "b"};
+                  : condition_value{
+                        field_id::ale_app_id, match_type::not_equal, family::none, {}, {}, {}, "b"};
   }
 }
 
@@ -138,7 +153,8 @@ test_policy<N> random_policy(std::mt19937& rng) {
     f.sub = subs[static_cast<std::size_t>(r(nsub))];
     f.effective_weight = static_cast<std::uint64_t>(r(6));  // ties: declaration order
     const int a = r(10);
-    f.act = a < 4 ? action::permit : (a < 8 ? action::block : (a < 9 ? action::continue_ : action::callout_terminating));
+    f.act = a < 4 ? action::permit
+                  : (a < 8 ? action::block : (a < 9 ? action::continue_ : action::callout_terminating));
     if (f.act == action::permit && r(3) == 0) f.flags = clear_action_right;
     if (f.act == action::callout_terminating && r(2)) f.flags = permit_if_callout_unregistered;
     f.first_condition = static_cast<std::uint16_t>(next);
@@ -196,7 +212,8 @@ void trial(std::mt19937& rng, const std::vector<incoming_values>& packets, tally
     ++t.filters;
     bool shadowed = true, decides_somewhere = false, always_opposite = true, redundant = true;
     const auto q = without(p, fi);
-    const bool is_static = f.act == action::permit || f.act == action::block || f.act == action::callout_terminating;
+    const bool is_static =
+        f.act == action::permit || f.act == action::block || f.act == action::callout_terminating;
     const action own = f.act == action::callout_terminating
                            ? (f.flags.has(permit_if_callout_unregistered) ? action::permit : action::block)
                            : f.act;
@@ -207,7 +224,8 @@ void trial(std::mt19937& rng, const std::vector<incoming_values>& packets, tally
       bool decided_before = false;
       for (std::size_t oj = 0; oj < oi; ++oj) {
         const filter_value& g = p.filters[order[oj]];
-        if (g.sublayer_index == f.sublayer_index && g.act != action::continue_ && matches(p, g, v)) decided_before = true;
+        if (g.sublayer_index == f.sublayer_index && g.act != action::continue_ && matches(p, g, v))
+          decided_before = true;
       }
       if (!decided_before) {
         shadowed = false;
@@ -225,8 +243,8 @@ void trial(std::mt19937& rng, const std::vector<incoming_values>& packets, tally
     t.overridden += overridden;
     if (a_sh != shadowed || a_rd != redundant || a_ov != overridden) {
       ++t.disagreements;
-      ADD_FAILURE() << "filter " << f.name << ": shadowed " << shadowed << "/" << a_sh << ", redundant " << redundant
-                    << "/" << a_rd << ", overridden " << overridden << "/" << a_ov << "\n"
+      ADD_FAILURE() << "filter " << f.name << ": shadowed " << shadowed << "/" << a_sh << ", redundant "
+                    << redundant << "/" << a_rd << ", overridden " << overridden << "/" << a_ov << "\n"
                     << analysis_text(rep);
     }
   }
@@ -235,8 +253,10 @@ void trial(std::mt19937& rng, const std::vector<incoming_values>& packets, tally
     test_policy<N> b = m == 0 ? p : random_policy<N>(rng);
     if (m == 0) {
       const std::size_t i = rng() % N;
-      if (rng() % 2) b.filters[i].act = b.filters[i].act == action::permit ? action::block : action::permit;
-      else b.filters[i].layer = elsewhere;
+      if (rng() % 2)
+        b.filters[i].act = b.filters[i].act == action::permit ? action::block : action::permit;
+      else
+        b.filters[i].layer = elsewhere;
       detail::compute_order(b);
     }
     const policy_diff d = diff(p, b);
@@ -265,10 +285,11 @@ TEST(Analysis, AgreesWithBruteForceOnRandomPolicies) {
     if (t.disagreements > 3) break;
   }
   EXPECT_EQ(t.disagreements, 0u);
-  std::printf("brute force: %zu policies, %zu filters, %zu packets each; truth: %zu shadowed, %zu redundant, "
-              "%zu overridden; diff: %zu of %zu packet verdicts changed; disagreements: %zu\n",
-              t.policies, t.filters, packets.size(), t.shadowed, t.redundant, t.overridden, t.diff_changed,
-              t.diff_packets, t.disagreements);
+  std::printf(
+      "brute force: %zu policies, %zu filters, %zu packets each; truth: %zu shadowed, %zu redundant, "
+      "%zu overridden; diff: %zu of %zu packet verdicts changed; disagreements: %zu\n",
+      t.policies, t.filters, packets.size(), t.shadowed, t.redundant, t.overridden, t.diff_changed,
+      t.diff_packets, t.disagreements);
 }
 
 // ---- the examples at run time: witnesses show the finding -------------------------------------------------
@@ -281,7 +302,8 @@ TEST(Analysis, ExampleWitnessesShowTheFinding) {
         ASSERT_TRUE(f.has_witness);
         const auto res = evaluate_layer(ex::shadowed, f.layer, f.witness);
         EXPECT_NE(res.filter, f.index);
-        EXPECT_TRUE(matches(ex::shadowed, ex::shadowed.filters[static_cast<std::size_t>(f.index)], f.witness));
+        EXPECT_TRUE(
+            matches(ex::shadowed, ex::shadowed.filters[static_cast<std::size_t>(f.index)], f.witness));
       }
   }
   const auto check_override = [](const auto& p) {
@@ -327,13 +349,14 @@ TEST(Analysis, InexactConditionsAreNeverReportedWrongly) {
 }
 
 TEST(Analysis, DiffAffectsOnlyChangedFlows) {
-  static constexpr auto before = policy(
-      filter<"web", layer::ale_auth_recv_accept_v4>(action::permit, ip_protocol == proto::tcp, local_port == 80),
-      filter<"deny", layer::ale_auth_recv_accept_v4>(weight(0), action::block));
-  static constexpr auto after = policy(
-      filter<"web", layer::ale_auth_recv_accept_v4>(action::permit, ip_protocol == proto::tcp,
-                                                    local_port == 80 || local_port == 443),
-      filter<"deny", layer::ale_auth_recv_accept_v4>(weight(0), action::block));
+  static constexpr auto before =
+      policy(filter<"web", layer::ale_auth_recv_accept_v4>(action::permit, ip_protocol == proto::tcp,
+                                                           local_port == 80),
+             filter<"deny", layer::ale_auth_recv_accept_v4>(weight(0), action::block));
+  static constexpr auto after =
+      policy(filter<"web", layer::ale_auth_recv_accept_v4>(action::permit, ip_protocol == proto::tcp,
+                                                           local_port == 80 || local_port == 443),
+             filter<"deny", layer::ale_auth_recv_accept_v4>(weight(0), action::block));
   const auto d = diff(before, after);
   incoming_values v{};
   v.ip_protocol = proto::tcp;

@@ -104,8 +104,9 @@ constexpr layer_id T4 = layer_id::inbound_transport_v4;
 //      the lowest." / "A decision made while the write right is set replaces the current action." --------
 // lo is declared first: only the sublayer weight can put hi first. hi's callout block is soft (a callout's
 // block is soft), so lo's permit, evaluated after it, replaces it. Declaration order would end in block.
-constexpr auto p_sublayer_order = policy(filter<"lo-permit", L4>(lo, action::permit),
-                                         filter<"hi-callout-block", L4>(hi, strata::callout_terminating(&answer_block)));
+constexpr auto p_sublayer_order =
+    policy(filter<"lo-permit", L4>(lo, action::permit),
+           filter<"hi-callout-block", L4>(hi, strata::callout_terminating(&answer_block)));
 
 TEST(Arbitration, SublayersRunFromHighestWeightToLowest) {
   ASSERT_EQ(p_sublayer_order.sublayer_list().size(), 2u);
@@ -118,20 +119,24 @@ TEST(Arbitration, SublayersRunFromHighestWeightToLowest) {
 }
 
 // --- "Matching filters are tried from the highest weight to the lowest. The first one whose action is permit
-//      or block decides the sublayer" ------------------------------------------------------------------------
-constexpr auto p_exact_weights =
-    policy(filter<"w10-block", L4>(strata::exact_weight(10), action::block),
-           filter<"w20-permit", L4>(strata::exact_weight(20), action::permit),
-           filter<"w15-block", L4>(strata::exact_weight(15), action::block));
+//      or block decides the sublayer"
+//      ------------------------------------------------------------------------
+constexpr auto p_exact_weights = policy(filter<"w10-block", L4>(strata::exact_weight(10), action::block),
+                                        filter<"w20-permit", L4>(strata::exact_weight(20), action::permit),
+                                        filter<"w15-block", L4>(strata::exact_weight(15), action::block));
 // "Equal weights are ordered by declaration order."
-constexpr auto p_tie_permit_first = policy(filter<"first-permit", L4>(strata::exact_weight(5), action::permit),
-                                           filter<"second-block", L4>(strata::exact_weight(5), action::block));
-constexpr auto p_tie_block_first = policy(filter<"first-block", L4>(strata::exact_weight(5), action::block),
-                                          filter<"second-permit", L4>(strata::exact_weight(5), action::permit));
+constexpr auto p_tie_permit_first =
+    policy(filter<"first-permit", L4>(strata::exact_weight(5), action::permit),
+           filter<"second-block", L4>(strata::exact_weight(5), action::block));
+constexpr auto p_tie_block_first =
+    policy(filter<"first-block", L4>(strata::exact_weight(5), action::block),
+           filter<"second-permit", L4>(strata::exact_weight(5), action::permit));
 
 TEST(Arbitration, FiltersRunByWeightWithTiesInDeclarationOrder) {
-  expect_layer<p_exact_weights, T4>(any_packet, {action::permit, "w20-permit", false, false}, "highest weight wins");
-  expect_layer<p_tie_permit_first, T4>(any_packet, {action::permit, "first-permit", false, false}, "tie: first");
+  expect_layer<p_exact_weights, T4>(any_packet, {action::permit, "w20-permit", false, false},
+                                    "highest weight wins");
+  expect_layer<p_tie_permit_first, T4>(any_packet, {action::permit, "first-permit", false, false},
+                                       "tie: first");
   expect_layer<p_tie_block_first, T4>(any_packet, {action::block, "first-block", true, false}, "tie: first");
 }
 
@@ -159,8 +164,8 @@ constexpr auto p_weight_forms = policy(
     filter<"range4-narrow-permit", L4>(strata::weight(4), action::permit, strata::local_port == 3000,
                                        strata::remote_address == "10.7.7.7"_v4),
     // Exact weights are taken as is: just below range 1 loses to it; the maximum beats range 15.
-    filter<"exact-below-range1-permit", L4>(strata::exact_weight((std::uint64_t{1} << 60) - 1), action::permit,
-                                            strata::local_port == 4000),
+    filter<"exact-below-range1-permit", L4>(strata::exact_weight((std::uint64_t{1} << 60) - 1),
+                                            action::permit, strata::local_port == 4000),
     filter<"range1-block", L4>(strata::weight(1), action::block, strata::local_port == 4000),
     filter<"range15-block", L4>(strata::weight(15), action::block, strata::local_port == 5000),
     filter<"exact-max-permit", L4>(strata::exact_weight(~std::uint64_t{0}), action::permit,
@@ -178,9 +183,11 @@ TEST(Arbitration, WeightRangesExactWeightsAndAutomaticWeights) {
                                    {action::block, "range1-port-block", true, false},
                                    "range 1 beats automatic");
   expect_layer<p_weight_forms, T4>({.remote_address = "10.7.7.1"_v4, .local_port = 2000},
-                                   {action::block, "range3-narrow-block", true, false}, "more specific in range 3");
+                                   {action::block, "range3-narrow-block", true, false},
+                                   "more specific in range 3");
   expect_layer<p_weight_forms, T4>({.remote_address = "10.7.7.7"_v4, .local_port = 3000},
-                                   {action::block, "range5-broad-block", true, false}, "range 5 beats range 4");
+                                   {action::block, "range5-broad-block", true, false},
+                                   "range 5 beats range 4");
   expect_layer<p_weight_forms, T4>({.local_port = 4000}, {action::block, "range1-block", true, false},
                                    "exact 2^60-1 < range 1");
   expect_layer<p_weight_forms, T4>({.local_port = 5000}, {action::permit, "exact-max-permit", false, false},
@@ -198,53 +205,59 @@ TEST(Arbitration, WeightRangesExactWeightsAndAutomaticWeights) {
 }
 
 // --- continue: "continue passes to the next filter"; "A sublayer where nothing decides has no say." -------
-constexpr auto p_continue = policy(
-    filter<"hi-continue", L4>(hi, strata::exact_weight(100), action::continue_),
-    filter<"hi-then-block", L4>(hi, strata::exact_weight(50), action::block, strata::local_port == 1),
-    filter<"lo-continue-only", L4>(lo, action::continue_, strata::local_port == 2));
+constexpr auto p_continue =
+    policy(filter<"hi-continue", L4>(hi, strata::exact_weight(100), action::continue_),
+           filter<"hi-then-block", L4>(hi, strata::exact_weight(50), action::block, strata::local_port == 1),
+           filter<"lo-continue-only", L4>(lo, action::continue_, strata::local_port == 2));
 
 TEST(Arbitration, ContinuePassesToTheNextFilterAndDecidesNothing) {
-  expect_layer<p_continue, T4>({.local_port = 1}, {action::block, "hi-then-block", true, false}, "continue, block");
+  expect_layer<p_continue, T4>({.local_port = 1}, {action::block, "hi-then-block", true, false},
+                               "continue, block");
   expect_layer<p_continue, T4>({.local_port = 2}, {}, "only continues: no decision");
   expect_layer<p_continue, T4>({.local_port = 3}, {}, "only continue matched");
 }
 
 // --- hard and soft: "block from a static filter is hard ... permit is soft, unless the filter has the
 //      clear_action_right flag"; "While the write right is cleared, later sublayers cannot change the action"
-constexpr auto p_hard_block = policy(filter<"lo-permit", L4>(lo, action::permit),
-                                     filter<"hi-block", L4>(hi, action::block));
-constexpr auto p_soft_permit = policy(filter<"hi-permit", L4>(hi, action::permit),
-                                      filter<"lo-block", L4>(lo, action::block));
-constexpr auto p_hard_permit = policy(filter<"hi-hard-permit", L4>(hi, action::permit, strata::clear_action_right),
-                                      filter<"lo-block", L4>(lo, action::block));
+constexpr auto p_hard_block =
+    policy(filter<"lo-permit", L4>(lo, action::permit), filter<"hi-block", L4>(hi, action::block));
+constexpr auto p_soft_permit =
+    policy(filter<"hi-permit", L4>(hi, action::permit), filter<"lo-block", L4>(lo, action::block));
+constexpr auto p_hard_permit =
+    policy(filter<"hi-hard-permit", L4>(hi, action::permit, strata::clear_action_right),
+           filter<"lo-block", L4>(lo, action::block));
 constexpr auto p_hard_permit_short = policy(filter<"hi-hard-permit", L4>(hi, action::permit, strata::hard),
                                             filter<"lo-block", L4>(lo, action::block));
 
 TEST(Arbitration, StaticBlockIsHardPermitIsSoftUnlessClearActionRight) {
   expect_layer<p_hard_block, T4>(any_packet, {action::block, "hi-block", true, false}, "hard block stays");
-  expect_layer<p_soft_permit, T4>(any_packet, {action::block, "lo-block", true, false}, "soft permit overridden");
+  expect_layer<p_soft_permit, T4>(any_packet, {action::block, "lo-block", true, false},
+                                  "soft permit overridden");
   expect_layer<p_hard_permit, T4>(any_packet, {action::permit, "hi-hard-permit", true, false},
                                   "clear_action_right: a lower static block cannot override");
-  expect_layer<p_hard_permit_short, T4>(any_packet, {action::permit, "hi-hard-permit", true, false}, "hard alias");
+  expect_layer<p_hard_permit_short, T4>(any_packet, {action::permit, "hi-hard-permit", true, false},
+                                        "hard alias");
 }
 
 // --- veto: "a callout answering block after a hard permit. A veto overrides the hard permit and is reported
 //      as a veto." Callouts are called with the current rights. ------------------------------------------
-constexpr auto p_veto = policy(filter<"hi-hard-permit", L4>(hi, action::permit, strata::clear_action_right),
-                               filter<"lo-callout-block", L4>(lo, strata::callout_terminating(&counting_block)));
-constexpr auto p_no_veto_after_block = policy(
-    filter<"hi-block", L4>(hi, action::block),
-    filter<"lo-callout-permit", L4>(lo, strata::callout_terminating(&counting_permit)));
-constexpr auto p_callout_block_after_soft_permit = policy(
-    filter<"hi-permit", L4>(hi, action::permit),
-    filter<"lo-callout-block", L4>(lo, strata::callout_terminating(&counting_block)));
+constexpr auto p_veto =
+    policy(filter<"hi-hard-permit", L4>(hi, action::permit, strata::clear_action_right),
+           filter<"lo-callout-block", L4>(lo, strata::callout_terminating(&counting_block)));
+constexpr auto p_no_veto_after_block =
+    policy(filter<"hi-block", L4>(hi, action::block),
+           filter<"lo-callout-permit", L4>(lo, strata::callout_terminating(&counting_permit)));
+constexpr auto p_callout_block_after_soft_permit =
+    policy(filter<"hi-permit", L4>(hi, action::permit),
+           filter<"lo-callout-block", L4>(lo, strata::callout_terminating(&counting_block)));
 
 TEST(Arbitration, CalloutBlockAfterHardPermitIsAVeto) {
   reset_calls();
   // (The write right stays cleared after a veto; whether the result counts as hard is not said.)
   expect_layer<p_veto, T4>(any_packet, {action::block, "lo-callout-block", false, true, false}, "veto");
   EXPECT_EQ(g_calls, 2);  // once per evaluator
-  EXPECT_EQ(g_calls_with_write_right, 0) << "the callout runs after a hard permit: the write right is cleared";
+  EXPECT_EQ(g_calls_with_write_right, 0)
+      << "the callout runs after a hard permit: the write right is cleared";
 
   // "Every sublayer runs, even after a block": the callout is called, but cannot change a hard block.
   reset_calls();
@@ -254,29 +267,32 @@ TEST(Arbitration, CalloutBlockAfterHardPermitIsAVeto) {
 
   // A callout block after a soft permit is an ordinary decision, not a veto.
   reset_calls();
-  expect_layer<p_callout_block_after_soft_permit, T4>(any_packet, {action::block, "lo-callout-block", false, false},
-                                                       "no veto");
+  expect_layer<p_callout_block_after_soft_permit, T4>(
+      any_packet, {action::block, "lo-callout-block", false, false}, "no veto");
   EXPECT_EQ(g_calls_with_write_right, 2);
 }
 
 // --- "A callout's permit or block is soft unless the callout clears the right itself." ---------------------
-constexpr auto p_callout_soft_permit = policy(filter<"hi-callout-permit", L4>(hi, strata::callout_terminating(&answer_permit)),
-                                              filter<"lo-block", L4>(lo, action::block));
-constexpr auto p_callout_hard_permit = policy(
-    filter<"hi-callout-hard-permit", L4>(hi, strata::callout_terminating(&answer_hard_permit)),
-    filter<"lo-block", L4>(lo, action::block));
+constexpr auto p_callout_soft_permit =
+    policy(filter<"hi-callout-permit", L4>(hi, strata::callout_terminating(&answer_permit)),
+           filter<"lo-block", L4>(lo, action::block));
+constexpr auto p_callout_hard_permit =
+    policy(filter<"hi-callout-hard-permit", L4>(hi, strata::callout_terminating(&answer_hard_permit)),
+           filter<"lo-block", L4>(lo, action::block));
 
 TEST(Arbitration, CalloutDecisionsAreSoftUnlessTheCalloutClearsTheRight) {
   expect_layer<p_callout_soft_permit, T4>(any_packet, {action::block, "lo-block", true, false}, "soft");
-  expect_layer<p_callout_hard_permit, T4>(any_packet, {action::permit, "hi-callout-hard-permit", true, false}, "hard");
+  expect_layer<p_callout_hard_permit, T4>(any_packet, {action::permit, "hi-callout-hard-permit", true, false},
+                                          "hard");
 }
 
 // --- callout kinds: "callout_terminating (must answer permit or block)" — anything else counts as block
 //      (wfp-facts §1); "callout_unknown (may answer any of the three)"; "callout_inspection (always
 //      continues)" ----------------------------------------------------------------------------------------
-constexpr auto p_terminating_continue = policy(
-    filter<"terminating-says-continue", L4>(strata::exact_weight(20), strata::callout_terminating(&answer_continue)),
-    filter<"then-permit", L4>(strata::exact_weight(10), action::permit));
+constexpr auto p_terminating_continue =
+    policy(filter<"terminating-says-continue", L4>(strata::exact_weight(20),
+                                                   strata::callout_terminating(&answer_continue)),
+           filter<"then-permit", L4>(strata::exact_weight(10), action::permit));
 constexpr auto p_unknown_continue = policy(
     filter<"unknown-says-continue", L4>(strata::exact_weight(20), strata::callout_unknown(&answer_continue)),
     filter<"then-permit", L4>(strata::exact_weight(10), action::permit));
@@ -289,7 +305,8 @@ constexpr auto p_inspection = policy(
     filter<"then-permit", L4>(strata::exact_weight(10), action::permit, strata::local_port == 1));
 
 TEST(Arbitration, CalloutKinds) {
-  expect_layer<p_terminating_continue, T4>(any_packet, {action::block, "terminating-says-continue", false, false},
+  expect_layer<p_terminating_continue, T4>(any_packet,
+                                           {action::block, "terminating-says-continue", false, false},
                                            "terminating + continue = block");
   expect_layer<p_unknown_continue, T4>(any_packet, {action::permit, "then-permit", false, false},
                                        "unknown + continue passes on");
@@ -309,32 +326,41 @@ TEST(Arbitration, CalloutKinds) {
 
 // --- "A callout_terminating/callout_unknown filter whose callout is not registered acts as block, unless the
 //      filter has permit_if_callout_unregistered; a callout_inspection filter without callout is skipped." --
-constexpr auto p_unregistered = policy(
-    filter<"terminating-unregistered", L4>(strata::exact_weight(20), strata::callout_terminating(strata::unregistered_callout),
-                                           strata::local_port == 1),
-    filter<"terminating-unregistered-permit", L4>(strata::exact_weight(20),
+constexpr auto p_unregistered =
+    policy(filter<"terminating-unregistered", L4>(strata::exact_weight(20),
                                                   strata::callout_terminating(strata::unregistered_callout),
-                                                  strata::permit_if_callout_unregistered, strata::local_port == 2),
-    filter<"unknown-unregistered", L4>(strata::exact_weight(20), strata::callout_unknown(strata::unregistered_callout),
-                                       strata::local_port == 3),
-    filter<"unknown-unregistered-permit", L4>(strata::exact_weight(20), strata::callout_unknown(strata::unregistered_callout),
-                                              strata::permit_if_callout_unregistered, strata::local_port == 4),
-    filter<"inspection-unregistered", L4>(strata::exact_weight(20), strata::callout_inspection(strata::unregistered_callout),
-                                          strata::local_port == 5 || strata::local_port == 6),
-    filter<"fallback-permit", L4>(strata::exact_weight(10), action::permit, strata::local_port == 1 ||
-                                  strata::local_port == 3 || strata::local_port == 5),
-    filter<"fallback-block", L4>(strata::exact_weight(10), action::block, strata::local_port == 2 ||
-                                 strata::local_port == 4));
+                                                  strata::local_port == 1),
+           filter<"terminating-unregistered-permit", L4>(
+               strata::exact_weight(20), strata::callout_terminating(strata::unregistered_callout),
+               strata::permit_if_callout_unregistered, strata::local_port == 2),
+           filter<"unknown-unregistered", L4>(strata::exact_weight(20),
+                                              strata::callout_unknown(strata::unregistered_callout),
+                                              strata::local_port == 3),
+           filter<"unknown-unregistered-permit", L4>(
+               strata::exact_weight(20), strata::callout_unknown(strata::unregistered_callout),
+               strata::permit_if_callout_unregistered, strata::local_port == 4),
+           filter<"inspection-unregistered", L4>(strata::exact_weight(20),
+                                                 strata::callout_inspection(strata::unregistered_callout),
+                                                 strata::local_port == 5 || strata::local_port == 6),
+           filter<"fallback-permit", L4>(
+               strata::exact_weight(10), action::permit,
+               strata::local_port == 1 || strata::local_port == 3 || strata::local_port == 5),
+           filter<"fallback-block", L4>(strata::exact_weight(10), action::block,
+                                        strata::local_port == 2 || strata::local_port == 4));
 
 TEST(Arbitration, UnregisteredCallouts) {
   // "acts as block": whether that block is hard is not said, so it is not checked.
-  expect_layer<p_unregistered, T4>({.local_port = 1}, {action::block, "terminating-unregistered", false, false, false},
+  expect_layer<p_unregistered, T4>({.local_port = 1},
+                                   {action::block, "terminating-unregistered", false, false, false},
                                    "terminating, unregistered: block");
-  expect_layer<p_unregistered, T4>({.local_port = 2}, {action::permit, "terminating-unregistered-permit", false, false},
+  expect_layer<p_unregistered, T4>({.local_port = 2},
+                                   {action::permit, "terminating-unregistered-permit", false, false},
                                    "terminating, unregistered, permit_if_callout_unregistered");
-  expect_layer<p_unregistered, T4>({.local_port = 3}, {action::block, "unknown-unregistered", false, false, false},
+  expect_layer<p_unregistered, T4>({.local_port = 3},
+                                   {action::block, "unknown-unregistered", false, false, false},
                                    "unknown, unregistered: block");
-  expect_layer<p_unregistered, T4>({.local_port = 4}, {action::permit, "unknown-unregistered-permit", false, false},
+  expect_layer<p_unregistered, T4>({.local_port = 4},
+                                   {action::permit, "unknown-unregistered-permit", false, false},
                                    "unknown, unregistered, permit_if_callout_unregistered");
   expect_layer<p_unregistered, T4>({.local_port = 5}, {action::permit, "fallback-permit", false, false},
                                    "inspection, unregistered: skipped");
@@ -379,21 +405,26 @@ constexpr auto p_match = policy(
     filter<"or", L4>(mark_at<14>, local_port == 22 || local_port == 80),
     filter<"or-as-arguments", L4>(mark_at<15>, local_port == 22, local_port == 80),
     filter<"and", L4>(mark_at<16>, local_port == 80, remote_port == 1000),
-    filter<"same-field-not-consecutive", L4>(mark_at<17>, local_port == 22, remote_port == 1000, local_port == 80),
-    filter<"or-and", L4>(mark_at<18>, local_port == 22 || local_port == 80, remote_address == "10.0.0.0/8"_v4),
+    filter<"same-field-not-consecutive", L4>(mark_at<17>, local_port == 22, remote_port == 1000,
+                                             local_port == 80),
+    filter<"or-and", L4>(mark_at<18>, local_port == 22 || local_port == 80,
+                         remote_address == "10.0.0.0/8"_v4),
     // "A filter with no conditions matches everything at its layer."
     filter<"no-conditions", L4>(mark_at<19>),
     // v6 addresses at the V6 layer
     filter<"v6-prefix", layer::inbound_transport_v6>(mark_at<20>, remote_address == "2001:db8::/32"_v6),
     filter<"v6-host", layer::inbound_transport_v6>(mark_at<21>, remote_address == "2001:db8::1"_v6),
     filter<"v6-not-prefix", layer::inbound_transport_v6>(mark_at<22>, remote_address != "2001:db8::/32"_v6),
-    filter<"v6-local-prefix", layer::inbound_transport_v6>(mark_at<23>, strata::local_address == "fd00::/8"_v6),
+    filter<"v6-local-prefix", layer::inbound_transport_v6>(mark_at<23>,
+                                                           strata::local_address == "fd00::/8"_v6),
     // byte strings: equal, equal_case_insensitive, prefix (tests the END of the value), not_prefix
-    filter<"app-equal", layer::ale_auth_connect_v4>(mark_at<24>, strata::ale_app_id == "\\device\\x\\app.exe"),
-    filter<"app-equal-ci", layer::ale_auth_connect_v4>(mark_at<25>,
-                                                       strata::ale_app_id.equal_case_insensitive("\\DEVICE\\X\\APP.EXE")),
+    filter<"app-equal", layer::ale_auth_connect_v4>(mark_at<24>,
+                                                    strata::ale_app_id == "\\device\\x\\app.exe"),
+    filter<"app-equal-ci", layer::ale_auth_connect_v4>(
+        mark_at<25>, strata::ale_app_id.equal_case_insensitive("\\DEVICE\\X\\APP.EXE")),
     filter<"app-ends-with", layer::ale_auth_connect_v4>(mark_at<26>, strata::ale_app_id.prefix("app.exe")),
-    filter<"app-not-ends-with", layer::ale_auth_connect_v4>(mark_at<27>, strata::ale_app_id.not_prefix("app.exe")),
+    filter<"app-not-ends-with", layer::ale_auth_connect_v4>(mark_at<27>,
+                                                            strata::ale_app_id.not_prefix("app.exe")),
     // ICMP: "the type is carried in the local-port field and the code in the remote-port field"
     filter<"icmp-port-unreachable", layer::inbound_icmp_error_v4>(mark_at<28>, strata::icmp_type == 3,
                                                                   strata::icmp_code == 3),
@@ -407,7 +438,8 @@ constexpr std::uint64_t bits(std::initializer_list<int> ns) {
 std::string bit_list(std::uint64_t b) {
   std::string s;
   for (int i = 0; i < 64; ++i)
-    if ((b >> i) & 1) s += std::to_string(i) + " " + std::string(p_match.filters[static_cast<std::size_t>(i)].name) + ", ";
+    if ((b >> i) & 1)
+      s += std::to_string(i) + " " + std::string(p_match.filters[static_cast<std::size_t>(i)].name) + ", ";
   return s;
 }
 
@@ -454,8 +486,8 @@ TEST(Conditions, IntegerMatchTypes) {
 }
 
 TEST(Conditions, SameFieldOredDifferentFieldsAnded) {
-  // port 80 and remote port 1000 from 10/8: "or", "or-as-arguments", "and", "or-and", but not the filter whose
-  // local_port conditions are not consecutive (22 AND 80 can never both hold).
+  // port 80 and remote port 1000 from 10/8: "or", "or-as-arguments", "and", "or-and", but not the filter
+  // whose local_port conditions are not consecutive (22 AND 80 can never both hold).
   expect_matches<T4>({.remote_address = "10.1.1.1"_v4, .local_port = 80, .remote_port = 1000},
                      bits({0, 3, 4, 5, 8, 10, 14, 15, 16, 18, 19}), "80 from 10/8");
   expect_matches<T4>({.remote_address = "10.1.1.1"_v4, .local_port = 22, .remote_port = 1000},
@@ -468,12 +500,15 @@ TEST(Conditions, SameFieldOredDifferentFieldsAnded) {
 
 TEST(Conditions, Ipv6AddressPrefixes) {
   const auto v6 = [](std::string_view text) { return strata::parse_address(text, family::v6).value(); };
-  expect_matches<layer_id::inbound_transport_v6>({.local_address = v6("fd00::2"), .remote_address = v6("2001:db8::1")},
-                                                 bits({20, 21, 23}), "2001:db8::1 to fd00::2");
-  expect_matches<layer_id::inbound_transport_v6>({.local_address = v6("fe80::2"), .remote_address = v6("2001:db8:ffff::9")},
-                                                 bits({20}), "in 2001:db8::/32");
-  expect_matches<layer_id::inbound_transport_v6>({.local_address = v6("fdff::1"), .remote_address = v6("2001:db9::1")},
-                                                 bits({22, 23}), "outside 2001:db8::/32");
+  expect_matches<layer_id::inbound_transport_v6>(
+      {.local_address = v6("fd00::2"), .remote_address = v6("2001:db8::1")}, bits({20, 21, 23}),
+      "2001:db8::1 to fd00::2");
+  expect_matches<layer_id::inbound_transport_v6>(
+      {.local_address = v6("fe80::2"), .remote_address = v6("2001:db8:ffff::9")}, bits({20}),
+      "in 2001:db8::/32");
+  expect_matches<layer_id::inbound_transport_v6>(
+      {.local_address = v6("fdff::1"), .remote_address = v6("2001:db9::1")}, bits({22, 23}),
+      "outside 2001:db8::/32");
 }
 
 TEST(Conditions, ByteStrings) {
@@ -495,9 +530,11 @@ TEST(Conditions, IcmpTypeAndCodeInThePortSlotsAndTheEmbeddedTuple) {
 
 // --- the layer's result: default action, layers without filters, no arbitration across layers ------------
 using strata::local_port;
-constexpr auto p_default_permit = policy(filter<"block-telnet", layer::ale_auth_recv_accept_v4>(action::block, local_port == 23));
+constexpr auto p_default_permit =
+    policy(filter<"block-telnet", layer::ale_auth_recv_accept_v4>(action::block, local_port == 23));
 constexpr auto p_default_block =
-    policy(strata::default_block, filter<"allow-ssh", layer::ale_auth_recv_accept_v4>(action::permit, local_port == 22));
+    policy(strata::default_block,
+           filter<"allow-ssh", layer::ale_auth_recv_accept_v4>(action::permit, local_port == 22));
 constexpr auto p_across_layers =
     policy(filter<"hard-permit-at-transport", L4>(hi, action::permit, strata::clear_action_right),
            filter<"block-at-ale", layer::ale_auth_recv_accept_v4>(lo, action::block, local_port == 8080));
@@ -547,7 +584,8 @@ TEST(LayerResult, DefaultActionAppliesOnlyWhereALayerHasFiltersAndNoneDecided) {
 TEST(LayerResult, NoArbitrationAcrossLayers) {
   // "a hard permit at one layer does not protect a packet from a block at a later layer"
   strata::trace t;
-  const auto r = strata::compiled<p_across_layers>::run<path::tcp::inbound_syn<strata::v4>>({.local_port = 8080}, t);
+  const auto r =
+      strata::compiled<p_across_layers>::run<path::tcp::inbound_syn<strata::v4>>({.local_port = 8080}, t);
   EXPECT_EQ(r.verdict, action::block);
   EXPECT_EQ(filter_name(p_across_layers, r.filter), "block-at-ale");
   EXPECT_EQ(r.layer, layer_id::ale_auth_recv_accept_v4);
@@ -571,45 +609,54 @@ TEST(LayerResult, ABlockedPacketsRecordNamesFilterLayerAndSublayer) {
 }
 
 // --- item 9: provable verdicts ----------------------------------------------------------------------------
-constexpr auto p_ssh = policy(
-    filter<"allow-ssh-from-lan", layer::ale_auth_recv_accept_v4>(action::permit, local_port == 22,
-                                                                 remote_address == "10.0.0.0/8"_v4),
-    filter<"allow-ssh-from-lan-v6", layer::ale_auth_recv_accept_v6>(action::permit, local_port == 22,
-                                                                    remote_address == "fd00::/8"_v6),
-    filter<"block-inbound", layer::ale_auth_recv_accept_v4>(action::block),
-    filter<"block-inbound-v6", layer::ale_auth_recv_accept_v6>(action::block));
+constexpr auto p_ssh = policy(filter<"allow-ssh-from-lan", layer::ale_auth_recv_accept_v4>(
+                                  action::permit, local_port == 22, remote_address == "10.0.0.0/8"_v4),
+                              filter<"allow-ssh-from-lan-v6", layer::ale_auth_recv_accept_v6>(
+                                  action::permit, local_port == 22, remote_address == "fd00::/8"_v6),
+                              filter<"block-inbound", layer::ale_auth_recv_accept_v4>(action::block),
+                              filter<"block-inbound-v6", layer::ale_auth_recv_accept_v6>(action::block));
 
 using syn4 = path::tcp::inbound_syn<strata::v4>;
 using syn6 = path::tcp::inbound_syn<strata::v6>;
-static_assert(strata::verdict(p_ssh, syn4{}, {.remote_address = "10.1.2.3"_v4, .local_port = 22}) == action::permit);
-static_assert(strata::verdict(p_ssh, syn4{}, {.remote_address = "192.0.2.1"_v4, .local_port = 22}) == action::block);
-static_assert(strata::verdict(p_ssh, syn4{}, {.remote_address = "10.1.2.3"_v4, .local_port = 80}) == action::block);
-static_assert(strata::verdict(p_ssh, syn6{}, {.remote_address = "fd00::7"_v6, .local_port = 22}) == action::permit);
-static_assert(strata::verdict(p_ssh, syn6{}, {.remote_address = "2001:db8::7"_v6, .local_port = 22}) == action::block);
-// A path that never visits ALE_AUTH_RECV_ACCEPT is not blocked by its filters.
-static_assert(strata::verdict(p_ssh, path::tcp::inbound_data<strata::v4>{}, {.local_port = 80}) == action::permit);
-// The same proofs through the compiled pipeline.
-static_assert(strata::compiled<p_ssh>::run<syn4>({.remote_address = "10.1.2.3"_v4, .local_port = 22}).verdict ==
+static_assert(strata::verdict(p_ssh, syn4{}, {.remote_address = "10.1.2.3"_v4, .local_port = 22}) ==
               action::permit);
-static_assert(strata::compiled<p_ssh>::run<syn4>({.remote_address = "192.0.2.1"_v4, .local_port = 22}).verdict ==
+static_assert(strata::verdict(p_ssh, syn4{}, {.remote_address = "192.0.2.1"_v4, .local_port = 22}) ==
               action::block);
-static_assert(strata::compiled<p_ssh>::run<syn6>({.remote_address = "2001:db8::7"_v6, .local_port = 22}).verdict ==
+static_assert(strata::verdict(p_ssh, syn4{}, {.remote_address = "10.1.2.3"_v4, .local_port = 80}) ==
               action::block);
-static_assert(strata::compiled<p_ssh>::run<syn4>({.remote_address = "192.0.2.1"_v4, .local_port = 22}).filter ==
-              p_ssh.find("block-inbound"));
-static_assert(strata::compiled<p_ssh>::classify(syn4::key, {.remote_address = "10.1.2.3"_v4, .local_port = 22})
+static_assert(strata::verdict(p_ssh, syn6{}, {.remote_address = "fd00::7"_v6, .local_port = 22}) ==
+              action::permit);
+static_assert(strata::verdict(p_ssh, syn6{}, {.remote_address = "2001:db8::7"_v6, .local_port = 22}) ==
+              action::block);
+// A path that never visits ALE_AUTH_RECV_ACCEPT is not blocked by its filters.
+static_assert(strata::verdict(p_ssh, path::tcp::inbound_data<strata::v4>{}, {.local_port = 80}) ==
+              action::permit);
+// The same proofs through the compiled pipeline.
+static_assert(strata::compiled<p_ssh>::run<syn4>({.remote_address = "10.1.2.3"_v4, .local_port = 22})
                   .verdict == action::permit);
-// Arbitration rules proved at compile time: hard permit, veto by a (constexpr) callout, soft permit overridden.
-constexpr auto p_proof_veto = policy(filter<"hard-permit", L4>(hi, action::permit, strata::clear_action_right),
-                                     filter<"veto", L4>(lo, strata::callout_terminating(&answer_block)));
+static_assert(strata::compiled<p_ssh>::run<syn4>({.remote_address = "192.0.2.1"_v4, .local_port = 22})
+                  .verdict == action::block);
+static_assert(strata::compiled<p_ssh>::run<syn6>({.remote_address = "2001:db8::7"_v6, .local_port = 22})
+                  .verdict == action::block);
+static_assert(strata::compiled<p_ssh>::run<syn4>({.remote_address = "192.0.2.1"_v4, .local_port = 22})
+                  .filter == p_ssh.find("block-inbound"));
+static_assert(strata::compiled<p_ssh>::classify(syn4::key,
+                                                {.remote_address = "10.1.2.3"_v4, .local_port = 22})
+                  .verdict == action::permit);
+// Arbitration rules proved at compile time: hard permit, veto by a (constexpr) callout, soft permit
+// overridden.
+constexpr auto p_proof_veto =
+    policy(filter<"hard-permit", L4>(hi, action::permit, strata::clear_action_right),
+           filter<"veto", L4>(lo, strata::callout_terminating(&answer_block)));
 static_assert(strata::evaluate_layer(p_proof_veto, T4, {}).act == action::block);
 static_assert(strata::evaluate_layer(p_proof_veto, T4, {}).veto);
 static_assert(strata::compiled<p_proof_veto>::evaluate<T4>({}).veto);
 static_assert(strata::compiled<p_hard_permit>::evaluate<T4>({}).act == action::permit);
 static_assert(strata::evaluate_layer(p_soft_permit, T4, {}).act == action::block);
 static_assert(strata::verdict(p_default_block, syn4{}, {.local_port = 80}) == action::block);
-static_assert(strata::compiled<p_default_block>::run<path::tcp::inbound_segment<strata::v4>>({.local_port = 80})
-                  .verdict == action::permit);
+static_assert(
+    strata::compiled<p_default_block>::run<path::tcp::inbound_segment<strata::v4>>({.local_port = 80})
+        .verdict == action::permit);
 
 TEST(ProvableVerdicts, TheStaticAssertsAgreeAtRunTime) {
   // The same questions at run time (a static_assert that compiled proves nothing if it is never evaluated

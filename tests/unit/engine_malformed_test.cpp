@@ -10,14 +10,6 @@
 // packet's departing copy, a suppressed stack answer, an outbound later fragment sharing its
 // datagram's verdict). The checks are tests/fuzz/harness.hpp's, shared with the fuzz targets.
 // strata-needs: pcap
-#include <gtest/gtest.h>
-
-#include "unit/hostile_frames.hpp"
-
-#include <strata/flow/answers.hpp>
-#include <strata/io/pcap_file.hpp>
-#include <strata/packet/parse.hpp>
-
 #include <algorithm>
 #include <cstdint>
 #include <iostream>
@@ -25,6 +17,14 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+
+#include <strata/flow/answers.hpp>
+#include <strata/io/pcap_file.hpp>
+#include <strata/packet/parse.hpp>
+
+#include "unit/hostile_frames.hpp"
 
 namespace {
 
@@ -61,12 +61,12 @@ capture load(const std::filesystem::path& p) {
 }
 
 parsed parse(const bytes& b, link_type lt, std::uint32_t wire = 0) {
-  return strata::packet::parse(std::span<const std::byte>(reinterpret_cast<const std::byte*>(b.data()), b.size()), lt,
-                               wire);
+  return strata::packet::parse(
+      std::span<const std::byte>(reinterpret_cast<const std::byte*>(b.data()), b.size()), lt, wire);
 }
 
-#define STRATA_NEED_CAPTURES()                                   \
-  if (!std::filesystem::is_directory(captures_dir()))          \
+#define STRATA_NEED_CAPTURES()                        \
+  if (!std::filesystem::is_directory(captures_dir())) \
   GTEST_SKIP() << "no captures at " << captures_dir() << " (set STRATA_SHARED_DIR to the shared/ folder)"
 
 /// What the tests counted, printed at the end of each (the README's RELIABILITY figures).
@@ -74,8 +74,9 @@ struct tally {
   std::uint64_t frames = 0, malformed = 0, traced = 0, no_steps = 0;
   std::map<std::string, std::uint64_t> reasons;
   void print(const char* what) const {
-    std::cout << "[ " << what << " ] " << frames << " frames: " << malformed << " malformed (with a reason), " << traced
-              << " traced, " << no_steps << " IP records without layers (dup/suppressed/later outbound fragment)\n";
+    std::cout << "[ " << what << " ] " << frames << " frames: " << malformed << " malformed (with a reason), "
+              << traced << " traced, " << no_steps
+              << " IP records without layers (dup/suppressed/later outbound fragment)\n";
   }
 };
 
@@ -85,39 +86,46 @@ constexpr std::uint8_t mac_policy = 3;
 /// An engine that checks every record it returns.
 class checked_engine {
  public:
-  checked_engine(const strata::host& h, strata::engine_config cfg, strata::flow::answer_index* answers = nullptr)
+  checked_engine(const strata::host& h, strata::engine_config cfg,
+                 strata::flow::answer_index* answers = nullptr)
       : e_(std::make_unique<strata_fuzz::engine_type>(h, cfg)), host_(h), lt_(cfg.link) {
     if (answers) e_->use_answers(answers);
   }
   strata_fuzz::engine_type& engine() { return *e_; }
 
   /// Classifies one frame and checks the record; `ctx` names the frame in failures.
-  strata::record classify(const bytes& b, std::int64_t t, std::uint32_t wire, tally& n, const std::string& ctx) {
+  strata::record classify(const bytes& b, std::int64_t t, std::uint32_t wire, tally& n,
+                          const std::string& ctx) {
     const auto before = e_->counters();
     const strata::record r = e_->classify(frame_of(b, t, ++index_, wire));
     ++n.frames;
-    if (const char* bad = strata_fuzz::check_record(*e_, r, before, index_)) ADD_FAILURE() << bad << ": " << ctx;
+    if (const char* bad = strata_fuzz::check_record(*e_, r, before, index_))
+      ADD_FAILURE() << bad << ": " << ctx;
     const parsed p = parse(b, lt_, wire);
     if (p.is_malformed()) {
       ++n.malformed;
       ++n.reasons[std::string(p.malformed.reason)];
       if (r.error != p.malformed.reason || r.error_stage != p.malformed.stage)
-        ADD_FAILURE() << "malformed frame, record says '" << r.error << "' not '" << p.malformed.reason << "': " << ctx;
+        ADD_FAILURE() << "malformed frame, record says '" << r.error << "' not '" << p.malformed.reason
+                      << "': " << ctx;
     } else if (r.malformed()) {  // only a datagram this frame completed can be malformed
       ++n.malformed;
       ++n.reasons["reassembled: " + std::string(r.error)];
-      if (!r.reassembled) ADD_FAILURE() << "a well-formed frame's record carries '" << r.error << "': " << ctx;
+      if (!r.reassembled)
+        ADD_FAILURE() << "a well-formed frame's record carries '" << r.error << "': " << ctx;
     } else if (p.ok()) {
       if (r.steps.size() > 0) {
         ++n.traced;
       } else {
         ++n.no_steps;
         const bool later_outbound_fragment =
-            p.frag.is_later() && (r.dir == strata::traffic_direction::outbound || r.dir == strata::traffic_direction::loopback);
+            p.frag.is_later() &&
+            (r.dir == strata::traffic_direction::outbound || r.dir == strata::traffic_direction::loopback);
         if (!r.dup && !r.suppressed && !later_outbound_fragment)
           ADD_FAILURE() << "an IP record without layers (dir " << strata::name(r.dir) << "): " << ctx;
       }
-      if (r.dir != host_.direction(p.src, p.dst, p.fam)) ADD_FAILURE() << "direction differs from the host's: " << ctx;
+      if (r.dir != host_.direction(p.src, p.dst, p.fam))
+        ADD_FAILURE() << "direction differs from the host's: " << ctx;
     } else if ((r.steps.size() != 0 && r.policy != mac_policy) || r.dir != strata::traffic_direction::none) {
       ADD_FAILURE() << "a frame that is not IP has a direction, or steps besides the MAC layers: " << ctx;
     }
@@ -163,13 +171,14 @@ TEST(EngineCaptures, EveryFrameOfEveryCaptureIsAccountedFor) {
       const strata::host h = host_for(c, mode);
       for (std::size_t policy = 0; policy < strata_fuzz::engine_type::policy_count; ++policy) {
         strata::flow::answer_index answers;  // the listener inference's pre-pass, as strata-classify does
-        for (std::size_t i = 0; i < c.frames.size(); ++i) answers.add(parse(c.frames[i], c.lt, c.wire[i]), h, i + 1, c.times[i]);
+        for (std::size_t i = 0; i < c.frames.size(); ++i)
+          answers.add(parse(c.frames[i], c.lt, c.wire[i]), h, i + 1, c.times[i]);
         checked_engine e(h, {.link = c.lt}, &answers);
         e.engine().select(policy);
         for (std::size_t i = 0; i < c.frames.size(); ++i)
           e.classify(c.frames[i], c.times[i], c.wire[i], n,
-                     c.name + " frame " + std::to_string(i + 1) + " host " + std::to_string(mode) + " policy " +
-                         std::to_string(policy));
+                     c.name + " frame " + std::to_string(i + 1) + " host " + std::to_string(mode) +
+                         " policy " + std::to_string(policy));
         const auto& k = e.engine().counters();
         EXPECT_EQ(k.frames, c.frames.size());
         EXPECT_EQ(k.malformed + k.permitted + k.blocked, k.frames);
@@ -182,7 +191,8 @@ TEST(EngineCaptures, EveryFrameOfEveryCaptureIsAccountedFor) {
   EXPECT_GT(n.frames, 20000u);
 }
 
-// ---- item 3: real frames truncated at every header byte ----------------------------------------------------
+// ---- item 3: real frames truncated at every header byte
+// ----------------------------------------------------
 
 TEST(EngineMalformed, RealFramesTruncatedAtEveryHeaderByte) {
   STRATA_NEED_CAPTURES();
@@ -196,11 +206,12 @@ TEST(EngineMalformed, RealFramesTruncatedAtEveryHeaderByte) {
       // Every cut inside the first 160 bytes (link, IP, extension and transport headers, ICMP quotes),
       // every 32nd past them.
       for (std::size_t len = 0; len < f.size(); len += len < 160 ? 1 : 32) {
-        const bytes cut(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(len));  // exact size: ASan sees overreads
+        const bytes cut(f.begin(),
+                        f.begin() + static_cast<std::ptrdiff_t>(len));  // exact size: ASan sees overreads
         const std::string ctx = c.name + " frame " + std::to_string(i + 1) + " cut at " + std::to_string(len);
-        e.classify(cut, c.times[i], 0, n, ctx);                 // as a complete (short) frame
+        e.classify(cut, c.times[i], 0, n, ctx);  // as a complete (short) frame
         e.classify(cut, c.times[i], c.wire[i] ? c.wire[i] : static_cast<std::uint32_t>(f.size()), n,
-                   ctx + " (snapped)");                          // as a snap-length prefix of the original
+                   ctx + " (snapped)");  // as a snap-length prefix of the original
         ++cuts;
       }
     }
@@ -209,7 +220,8 @@ TEST(EngineMalformed, RealFramesTruncatedAtEveryHeaderByte) {
     EXPECT_EQ(k.malformed + k.permitted + k.blocked, k.frames);
   }
   n.print("truncation");
-  std::cout << "[ truncation ] " << cuts << " cuts, each as a complete frame and as a snapped one; reasons:\n";
+  std::cout << "[ truncation ] " << cuts
+            << " cuts, each as a complete frame and as a snapped one; reasons:\n";
   for (const auto& [r, k] : n.reasons) std::cout << "    " << k << "  " << r << "\n";
   EXPECT_GT(cuts, 100000u);
   EXPECT_GT(n.malformed, 10000u);
@@ -219,8 +231,8 @@ TEST(EngineMalformed, RealFramesTruncatedAtEveryHeaderByte) {
 
 struct field_case {
   const char* what;
-  std::size_t at;       // byte offset in the frame
-  unsigned width;       // 1 or 2 bytes; 0: the high nibble of one byte
+  std::size_t at;  // byte offset in the frame
+  unsigned width;  // 1 or 2 bytes; 0: the high nibble of one byte
   std::vector<unsigned> values;
 };
 
@@ -273,7 +285,8 @@ TEST(EngineMalformed, LengthFieldsZeroTooSmallTooLargeMaximal) {
           off += bytes_len;
         }
       }
-      if (r.l4 == l4_kind::tcp) cases.push_back({"tcp data offset", l4 + 12, 0, {0, 4, r.tcp.header_length / 4u + 1, 15}});
+      if (r.l4 == l4_kind::tcp)
+        cases.push_back({"tcp data offset", l4 + 12, 0, {0, 4, r.tcp.header_length / 4u + 1, 15}});
       if (r.l4 == l4_kind::udp) {
         const unsigned len = get16(f, l4 + 4);
         cases.push_back({"udp length", l4 + 4, 2, {0, 7, len + 1, 0xffff}});
@@ -308,18 +321,21 @@ TEST(EngineMalformed, LengthFieldsZeroTooSmallTooLargeMaximal) {
   n.print("length fields");
   std::uint64_t all = 0;
   for (const auto& [what, k] : tried) {
-    std::cout << "[ length fields ] " << what << ": " << k << " variants, " << malformed[what] << " malformed\n";
+    std::cout << "[ length fields ] " << what << ": " << k << " variants, " << malformed[what]
+              << " malformed\n";
     all += k;
   }
   std::cout << "[ length fields ] " << all << " variants in all\n";
-  for (const char* what : {"ipv4 ihl", "ipv4 total length", "ipv6 payload length", "ipv6 extension length",
-                           "tcp data offset", "udp length", "icmp quoted ipv4 ihl", "icmp quoted ipv6 payload length"})
+  for (const char* what :
+       {"ipv4 ihl", "ipv4 total length", "ipv6 payload length", "ipv6 extension length", "tcp data offset",
+        "udp length", "icmp quoted ipv4 ihl", "icmp quoted ipv6 payload length"})
     EXPECT_GT(tried[what], 0u) << what;
   // Values that can never be right: an IHL or TCP data offset below 5 always makes the frame malformed.
   EXPECT_EQ(malformed["icmp quoted ipv4 ihl"], 0u) << "a broken quote never makes the outer packet malformed";
 }
 
-// ---- item 3: IPv6 extension-header chains of pathological length ---------------------------------------------
+// ---- item 3: IPv6 extension-header chains of pathological length
+// ---------------------------------------------
 
 TEST(EngineMalformed, Ipv6ExtensionChainsOfPathologicalLength) {
   const address src = *strata::parse_address("2001:db8::9"), dst = *strata::parse_address("2001:db8::1");
@@ -353,7 +369,8 @@ TEST(EngineMalformed, Ipv6ExtensionChainsOfPathologicalLength) {
   }
   // A hop-by-hop header that is not first; two fragment headers; an AH with length 0.
   const bytes bad_hbh = ipv6(src, dst, 60, {0, 0, 1, 4, 0, 0, 0, 0, 17, 0, 1, 4, 0, 0, 0, 0});
-  EXPECT_EQ(e.classify(bad_hbh, t += 1000, 0, n, "hop-by-hop second").error, "IPv6 hop-by-hop header not first");
+  EXPECT_EQ(e.classify(bad_hbh, t += 1000, 0, n, "hop-by-hop second").error,
+            "IPv6 hop-by-hop header not first");
   const bytes two_frag = ipv6(src, dst, 44, frag6(44, 0, true, 1, frag6(17, 0, true, 1, udp(1, 2, 8))));
   EXPECT_TRUE(e.classify(two_frag, t += 1000, 0, n, "two fragment headers").malformed());
   const bytes ah0 = ipv6(src, dst, 51, {17, 0, 0, 0, 0, 0, 1, 0});
@@ -364,7 +381,8 @@ TEST(EngineMalformed, Ipv6ExtensionChainsOfPathologicalLength) {
   n.print("ipv6 chains");
 }
 
-// ---- item 3: fragments that overlap, exceed 64 KiB or never complete -----------------------------------------
+// ---- item 3: fragments that overlap, exceed 64 KiB or never complete
+// -----------------------------------------
 
 TEST(EngineMalformed, FragmentsThatOverlapExceed64KiBOrNeverComplete) {
   strata::host h;
@@ -409,7 +427,8 @@ TEST(EngineMalformed, FragmentsThatOverlapExceed64KiBOrNeverComplete) {
   // Never completing: 5000 first fragments from 500 sources, then 31 s of silence: all time out.
   const auto timed_out = rs().timed_out;
   for (std::uint32_t i = 0; i < 5000; ++i) {
-    const bytes b = ipv4(v4(198, 51, 100, 0) + i % 500, dst, 17, udp(1, 2, 8), static_cast<std::uint16_t>(100 + i), 0x2000);
+    const bytes b = ipv4(v4(198, 51, 100, 0) + i % 500, dst, 17, udp(1, 2, 8),
+                         static_cast<std::uint16_t>(100 + i), 0x2000);
     send(b, "incomplete " + std::to_string(i));
   }
   EXPECT_LE(rs().datagrams_in_use, e.engine().reassembly().limits().max_datagrams);

@@ -18,16 +18,16 @@
 // In the sanitizer build (ASan + UBSan, scripts/test's "asan") the floods are scaled down (200k SYNs,
 // 50k fragments: `hostile::sanitized`) and the RSS bounds are printed but not asserted (shadow memory
 // and the allocator's quarantine grow RSS there); every other check holds as in the optimized builds.
-#include <gtest/gtest.h>
-
-#include "unit/hostile_frames.hpp"
-
 #include <chrono>
 #include <cstdint>
 #include <iostream>
 #include <memory>
 #include <random>
 #include <vector>
+
+#include <gtest/gtest.h>
+
+#include "unit/hostile_frames.hpp"
 
 namespace {
 
@@ -70,14 +70,16 @@ TEST(Flood, OneMillionSynsFromRandomSourcesAgainstAFlowCap) {
   const std::size_t rss0 = resident_bytes();
   auto e = std::make_unique<engine_type>(flood_host(), strata::engine_config{.flow_capacity = flow_cap});
   const std::size_t rss1 = resident_bytes();
-  const std::size_t tables = e->flows().memory_bytes() + e->reassembly().memory_bytes() +
-                             strata::flow::endpoint_table(strata::engine_config{}.endpoint_capacity).memory_bytes();
+  const std::size_t tables =
+      e->flows().memory_bytes() + e->reassembly().memory_bytes() +
+      strata::flow::endpoint_table(strata::engine_config{}.endpoint_capacity).memory_bytes();
   clock_ns clock;
   std::uint64_t index = 0;
   const auto send = [&](const bytes& b) {
     const auto before = e->counters();
     const strata::record r = e->classify(frame_of(b, clock.tick(), ++index));
-    if (const char* bad = strata_fuzz::check_record(*e, r, before, index)) ADD_FAILURE() << bad << " at frame " << index;
+    if (const char* bad = strata_fuzz::check_record(*e, r, before, index))
+      ADD_FAILURE() << bad << " at frame " << index;
     return r;
   };
 
@@ -99,10 +101,18 @@ TEST(Flood, OneMillionSynsFromRandomSourcesAgainstAFlowCap) {
     send(ipv4(local, server(i), 6, tcp(sport, 443, tcp_flags::ack, 101, 901)));
   }
   const auto established_key = [&](bool inbound, std::uint32_t i) {
-    return inbound ? strata::flow::flow_key{family::v4, 6, address::from_v4(local), address::from_v4(client(i)), 80,
-                                             static_cast<std::uint16_t>(40000 + i % 20000)}
-                   : strata::flow::flow_key{family::v4, 6, address::from_v4(local), address::from_v4(server(i)),
-                                             static_cast<std::uint16_t>(50000 + i % 10000), 443};
+    return inbound ? strata::flow::flow_key{family::v4,
+                                            6,
+                                            address::from_v4(local),
+                                            address::from_v4(client(i)),
+                                            80,
+                                            static_cast<std::uint16_t>(40000 + i % 20000)}
+                   : strata::flow::flow_key{family::v4,
+                                            6,
+                                            address::from_v4(local),
+                                            address::from_v4(server(i)),
+                                            static_cast<std::uint16_t>(50000 + i % 10000),
+                                            443};
   };
   for (std::uint32_t i = 0; i < clients; ++i) {
     const auto* f = e->flows().find(established_key(true, i));
@@ -135,11 +145,16 @@ TEST(Flood, OneMillionSynsFromRandomSourcesAgainstAFlowCap) {
     const auto* f = e->flows().find(established_key(true, i));
     ASSERT_NE(f, nullptr) << "established inbound flow " << i << " was evicted by the flood";
     EXPECT_EQ(f->state, strata::flow::tcp_state::established);
-    send(ipv4(client(i), local, 6, tcp(static_cast<std::uint16_t>(40000 + i % 20000), 80, tcp_flags::ack | tcp_flags::psh, 101, 901, 10)));
+    send(ipv4(client(i), local, 6,
+              tcp(static_cast<std::uint16_t>(40000 + i % 20000), 80, tcp_flags::ack | tcp_flags::psh, 101,
+                  901, 10)));
   }
   for (std::uint32_t i = 0; i < servers; ++i) {
-    ASSERT_NE(e->flows().find(established_key(false, i)), nullptr) << "established outbound flow " << i << " was evicted";
-    send(ipv4(server(i), local, 6, tcp(443, static_cast<std::uint16_t>(50000 + i % 10000), tcp_flags::ack | tcp_flags::psh, 901, 101, 10)));
+    ASSERT_NE(e->flows().find(established_key(false, i)), nullptr)
+        << "established outbound flow " << i << " was evicted";
+    send(ipv4(server(i), local, 6,
+              tcp(443, static_cast<std::uint16_t>(50000 + i % 10000), tcp_flags::ack | tcp_flags::psh, 901,
+                  101, 10)));
   }
   EXPECT_EQ(e->counters().reauthorized - reauthorized, clients + servers);
 
@@ -154,15 +169,18 @@ TEST(Flood, OneMillionSynsFromRandomSourcesAgainstAFlowCap) {
   EXPECT_EQ(st.inserted - st.size, st.evicted() + st.expired + st.erased);
   EXPECT_EQ(st.evicted_idle, 0u) << "an established flow was evicted";
   EXPECT_GE(st.evicted_embryonic, syn_flood - flow_cap);
-  EXPECT_EQ(e->flows().memory_bytes(), strata::flow::detail::open_table<strata::flow::flow_entry>::buckets_for(flow_cap) *
-                                           sizeof(strata::flow::flow_entry));
-  std::cout << "[ flood ] " << syn_flood << " SYNs (after " << setup_frames << " handshake frames) in " << seconds
-            << " s (" << static_cast<std::uint64_t>(syn_flood / seconds) << " frames/s); flows held " << st.size
-            << "/" << flow_cap << ", evicted " << st.evicted_embryonic << " embryonic, " << st.evicted_idle
-            << " established; " << clients + servers << " established flows survived\n"
+  EXPECT_EQ(e->flows().memory_bytes(),
+            strata::flow::detail::open_table<strata::flow::flow_entry>::buckets_for(flow_cap) *
+                sizeof(strata::flow::flow_entry));
+  std::cout << "[ flood ] " << syn_flood << " SYNs (after " << setup_frames << " handshake frames) in "
+            << seconds << " s (" << static_cast<std::uint64_t>(syn_flood / seconds)
+            << " frames/s); flows held " << st.size << "/" << flow_cap << ", evicted " << st.evicted_embryonic
+            << " embryonic, " << st.evicted_idle << " established; " << clients + servers
+            << " established flows survived\n"
             << "[ flood ] memory: tables " << tables << " bytes (flow table " << e->flows().memory_bytes()
-            << "); RSS " << rss0 << " before the engine, " << rss1 << " after (+" << (rss1 - rss0) << "), " << rss2
-            << " before the flood, " << rss3 << " after (+" << static_cast<std::int64_t>(rss3 - rss2) << ")\n";
+            << "); RSS " << rss0 << " before the engine, " << rss1 << " after (+" << (rss1 - rss0) << "), "
+            << rss2 << " before the flood, " << rss3 << " after (+" << static_cast<std::int64_t>(rss3 - rss2)
+            << ")\n";
   if (!sanitized && rss0 != 0) {
     EXPECT_LT(rss1 - rss0, tables + (2u << 20)) << "the engine holds more than its tables";
     EXPECT_LT(rss3, rss2 + (1u << 20)) << "resident memory grew during the SYN flood";
@@ -179,7 +197,8 @@ TEST(Flood, FragmentsThatNeverCompleteFromManySources) {
   const auto send = [&](const bytes& b, std::int64_t dt = 2000) {
     const auto before = e->counters();
     const strata::record r = e->classify(frame_of(b, clock.tick(dt), ++index));
-    if (const char* bad = strata_fuzz::check_record(*e, r, before, index)) ADD_FAILURE() << bad << " at frame " << index;
+    if (const char* bad = strata_fuzz::check_record(*e, r, before, index))
+      ADD_FAILURE() << bad << " at frame " << index;
     return r;
   };
 
@@ -189,7 +208,8 @@ TEST(Flood, FragmentsThatNeverCompleteFromManySources) {
   std::vector<bytes> v4_frags, v6_frags;
   for (std::size_t data : {8u, 64u, 256u, 600u, 1480u}) {
     v4_frags.push_back(ipv4(0, local, 17, bytes(data, 0xab), 0, 0x2000));  // offset 0, MF: never completed
-    v6_frags.push_back(ipv6(*strata::parse_address("2001:db8:f::1"), v6_local, 44, frag6(17, 0, true, 0, bytes(data, 0xcd))));
+    v6_frags.push_back(ipv6(*strata::parse_address("2001:db8:f::1"), v6_local, 44,
+                            frag6(17, 0, true, 0, bytes(data, 0xcd))));
   }
   const std::size_t rss2 = resident_bytes();
   const auto t_start = std::chrono::steady_clock::now();
@@ -199,13 +219,13 @@ TEST(Flood, FragmentsThatNeverCompleteFromManySources) {
     const bool six = (r & 7) == 0;
     bytes& b = six ? v6_frags[(r >> 3) % v6_frags.size()] : v4_frags[(r >> 3) % v4_frags.size()];
     if (six) {
-      put32(b, 14 + 8 + 12, static_cast<std::uint32_t>(r >> 16));      // source: random low 32 bits
-      put32(b, 14 + 40 + 4, static_cast<std::uint32_t>(r >> 24));      // identification
+      put32(b, 14 + 8 + 12, static_cast<std::uint32_t>(r >> 16));  // source: random low 32 bits
+      put32(b, 14 + 40 + 4, static_cast<std::uint32_t>(r >> 24));  // identification
     } else {
       std::uint32_t src = static_cast<std::uint32_t>(r >> 16);
       if (src == local) ++src;
       put32(b, 14 + 12, src);
-      put16(b, 14 + 4, static_cast<unsigned>(r >> 48));                // identification
+      put16(b, 14 + 4, static_cast<unsigned>(r >> 48));  // identification
       ipv4_checksum(b, 14, 20);
     }
     // Mostly back to back; now and then a pause that lets the oldest datagrams time out.
@@ -260,12 +280,13 @@ TEST(Flood, FragmentsThatNeverCompleteFromManySources) {
   EXPECT_GT(st.timed_out, 0u);
   EXPECT_GT(st.dropped_limits, 0u);  // the lone source hit its share
   EXPECT_EQ(st.completed, 0u);
-  std::cout << "[ flood ] " << fragment_flood + pool_frames + 10000 << " never-completing fragments in " << seconds << " s: pool peak "
-            << st.peak_bytes << "/" << st.memory_bytes << " bytes, datagrams peak " << st.peak_datagrams << "/"
-            << lim.max_datagrams << ", evicted " << st.evicted << ", timed out " << st.timed_out << ", dropped by limits "
-            << st.dropped_limits << "; reassembler " << e->reassembly().memory_bytes() << " bytes; RSS " << rss0 << " -> "
-            << rss1 << " (engine) -> " << rss2 << " -> " << rss3 << " (flood, +" << static_cast<std::int64_t>(rss3 - rss2)
-            << ")\n";
+  std::cout << "[ flood ] " << fragment_flood + pool_frames + 10000 << " never-completing fragments in "
+            << seconds << " s: pool peak " << st.peak_bytes << "/" << st.memory_bytes
+            << " bytes, datagrams peak " << st.peak_datagrams << "/" << lim.max_datagrams << ", evicted "
+            << st.evicted << ", timed out " << st.timed_out << ", dropped by limits " << st.dropped_limits
+            << "; reassembler " << e->reassembly().memory_bytes() << " bytes; RSS " << rss0 << " -> " << rss1
+            << " (engine) -> " << rss2 << " -> " << rss3 << " (flood, +"
+            << static_cast<std::int64_t>(rss3 - rss2) << ")\n";
   if (!sanitized && rss0 != 0) {
     EXPECT_LT(rss1 - rss0, e->flows().memory_bytes() + e->reassembly().memory_bytes() + (3u << 20));
     EXPECT_LT(rss3, rss2 + (1u << 20)) << "resident memory grew during the fragment flood";

@@ -4,15 +4,17 @@
 // were reported. tests/fuzz/README.md lists the findings.
 #include <gtest/gtest.h>
 
-#include "unit/hostile_frames.hpp"
-
 #include <strata/flow/answers.hpp>
 #include <strata/flow/reassembly.hpp>
 #include <strata/io/format.hpp>
 
+#include "unit/hostile_frames.hpp"
+
 #if defined(STRATA_HAVE_PCAP)
 #include <strata/io/pcap_file.hpp>
 #endif
+
+#include <unistd.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -20,7 +22,6 @@
 #include <limits>
 #include <memory>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -55,10 +56,10 @@ TEST(FuzzHarness, EmptyAndTinyInputs) {
 TEST(FuzzHarness, SequenceFormatSplitsFramesAndTime) {
   // [link][host][config] then [len lo][len hi][dt][ctl][bytes]: 3 frames, the last one's length
   // runs past the input and is cut to what remains.
-  const std::vector<std::uint8_t> in = {0, 1, 0,                        //
-                                        2, 0, 5, 0x00, 0xaa, 0xbb,      // 5 ms, 2 bytes
-                                        1, 0, 130, 0xc1, 0xcc,          // +2 s, select 1, snapped +1+64
-                                        9, 0, 255, 0x00, 0xdd};         // -1 s, 1 byte (cut)
+  const std::vector<std::uint8_t> in = {0, 1, 0,                      //
+                                        2, 0, 5,   0x00, 0xaa, 0xbb,  // 5 ms, 2 bytes
+                                        1, 0, 130, 0xc1, 0xcc,        // +2 s, select 1, snapped +1+64
+                                        9, 0, 255, 0x00, 0xdd};       // -1 s, 1 byte (cut)
   const auto frames = strata_fuzz::split_sequence(in.data(), in.size());
   ASSERT_EQ(frames.size(), 3u);
   EXPECT_EQ(frames[0].bytes.size(), 2u);
@@ -91,7 +92,8 @@ void le32(std::vector<std::uint8_t>& b, std::uint32_t v) {
 
 /// A pcapng file (section header, one Ethernet interface with if_tsresol = `tsresol`, and one enhanced
 /// packet block per timestamp, each holding `frame`).
-std::vector<std::uint8_t> pcapng(std::uint8_t tsresol, const std::vector<std::uint64_t>& stamps, const bytes& frame) {
+std::vector<std::uint8_t> pcapng(std::uint8_t tsresol, const std::vector<std::uint64_t>& stamps,
+                                 const bytes& frame) {
   std::vector<std::uint8_t> b;
   le32(b, 0x0a0d0d0a), le32(b, 28), le32(b, 0x1a2b3c4d), le16(b, 1), le16(b, 0), le32(b, 0xffffffff),
       le32(b, 0xffffffff), le32(b, 28);
@@ -143,15 +145,19 @@ TEST(FuzzFindings, PcapngTimestampsBeyondNanosecondRangeSaturate) {
 
 TEST(FuzzFindings, PcapTimestampConversionSaturates) {
   using strata::io::pcap_reader;
-  EXPECT_EQ(pcap_reader::to_timestamp(1'700'000'000, 123).time_since_epoch().count(), 1'700'000'000'000'000'123);
+  EXPECT_EQ(pcap_reader::to_timestamp(1'700'000'000, 123).time_since_epoch().count(),
+            1'700'000'000'000'000'123);
   EXPECT_EQ(pcap_reader::to_timestamp(-5, 0).time_since_epoch().count(), -5'000'000'000);
   EXPECT_EQ(pcap_reader::to_timestamp(9'223'372'036, 854'775'807).time_since_epoch().count(), max_ns);
   EXPECT_EQ(pcap_reader::to_timestamp(9'223'372'036, 854'775'808).time_since_epoch().count(), max_ns);
   EXPECT_EQ(pcap_reader::to_timestamp(9'223'372'037, 0).time_since_epoch().count(), max_ns);
-  EXPECT_EQ(pcap_reader::to_timestamp(std::numeric_limits<std::int64_t>::max(), 999'999'999).time_since_epoch().count(),
+  EXPECT_EQ(pcap_reader::to_timestamp(std::numeric_limits<std::int64_t>::max(), 999'999'999)
+                .time_since_epoch()
+                .count(),
             max_ns);
   EXPECT_EQ(pcap_reader::to_timestamp(-9'223'372'037, 0).time_since_epoch().count(), min_ns);
-  EXPECT_EQ(pcap_reader::to_timestamp(std::numeric_limits<std::int64_t>::min(), 0).time_since_epoch().count(), min_ns);
+  EXPECT_EQ(pcap_reader::to_timestamp(std::numeric_limits<std::int64_t>::min(), 0).time_since_epoch().count(),
+            min_ns);
 }
 
 #endif  // STRATA_HAVE_PCAP
@@ -171,11 +177,12 @@ TEST(FuzzFindings, ReassembledDatagramThatDoesNotParseIsCountedMalformed) {
   bytes first_udp = udp(4000, 53, 8);
   put16(first_udp, 4, 0xffff);  // UDP length: past the whole datagram (24 bytes)
   const bytes f1 = ipv4(v4(192, 0, 2, 7), v4(10, 0, 0, 1), 17, first_udp, 77, 0x2000);  // offset 0, MF
-  const bytes f2 = ipv4(v4(192, 0, 2, 7), v4(10, 0, 0, 1), 17, bytes(8, 0x55), 77, 2);   // offset 16, last
+  const bytes f2 = ipv4(v4(192, 0, 2, 7), v4(10, 0, 0, 1), 17, bytes(8, 0x55), 77, 2);  // offset 16, last
   std::vector<strata::record> records;
   for (const bytes* b : {&f1, &f2}) {
     const auto before = e.counters();
-    records.push_back(e.classify(frame_of(*b, t0 + 1000 * static_cast<std::int64_t>(records.size()), records.size() + 1)));
+    records.push_back(
+        e.classify(frame_of(*b, t0 + 1000 * static_cast<std::int64_t>(records.size()), records.size() + 1)));
     EXPECT_EQ(describe(strata_fuzz::check_record(e, records.back(), before, records.size())), "");
   }
   EXPECT_FALSE(records[0].malformed());
@@ -212,7 +219,8 @@ TEST(FuzzFindings, SequenceAtTheEndOfTime) {
   const auto frames = strata_fuzz::split_sequence(sequence_at_end_of_time, sizeof sequence_at_end_of_time);
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_EQ(frames[0].time_ns, max_ns);
-  EXPECT_EQ(describe(strata_fuzz::frame_sequence(sequence_at_end_of_time, sizeof sequence_at_end_of_time)), "");
+  EXPECT_EQ(describe(strata_fuzz::frame_sequence(sequence_at_end_of_time, sizeof sequence_at_end_of_time)),
+            "");
 }
 
 TEST(FuzzFindings, ReassemblyDeadlineSaturatesAtTheEndOfTime) {
@@ -222,7 +230,9 @@ TEST(FuzzFindings, ReassemblyDeadlineSaturatesAtTheEndOfTime) {
   const bytes last = ipv4(src.v4(), dst.v4(), 17, bytes(8, 1), 9, 2);
   const auto p1 = strata::packet::parse(frame_of(first, 0, 1), strata::packet::link_type::ethernet);
   const auto p2 = strata::packet::parse(frame_of(last, 0, 2), strata::packet::link_type::ethernet);
-  const auto span = [](const bytes& b) { return std::span<const std::byte>(reinterpret_cast<const std::byte*>(b.data()), b.size()); };
+  const auto span = [](const bytes& b) {
+    return std::span<const std::byte>(reinterpret_cast<const std::byte*>(b.data()), b.size());
+  };
   EXPECT_EQ(r.offer(p1, span(first), max_ns - 5).status, strata::flow::reassembly_status::stored);
   EXPECT_EQ(r.expire(max_ns - 1), 0u);  // the deadline is the end of time, not a wrapped past
   EXPECT_EQ(r.offer(p2, span(last), max_ns - 1).status, strata::flow::reassembly_status::completed);
@@ -236,10 +246,11 @@ TEST(FuzzFindings, DatagramFlowSurvivesAClockJumpToTheStartOfTime) {
   strata::host h;
   ASSERT_TRUE(h.add_local("10.0.0.1"));
   strata_fuzz::engine_type e{h};
-  const bytes q = ipv4(v4(10, 0, 0, 1), v4(192, 0, 2, 53), 17, udp(5000, 53, 4));   // outbound query
-  const bytes a = ipv4(v4(192, 0, 2, 53), v4(10, 0, 0, 1), 17, udp(53, 5000, 4));   // its answer
+  const bytes q = ipv4(v4(10, 0, 0, 1), v4(192, 0, 2, 53), 17, udp(5000, 53, 4));  // outbound query
+  const bytes a = ipv4(v4(192, 0, 2, 53), v4(10, 0, 0, 1), 17, udp(53, 5000, 4));  // its answer
   std::uint64_t index = 0;
-  for (const auto& [b, t] : {std::pair{&q, t0}, std::pair{&a, min_ns}, std::pair{&a, max_ns}, std::pair{&q, min_ns}}) {
+  for (const auto& [b, t] :
+       {std::pair{&q, t0}, std::pair{&a, min_ns}, std::pair{&a, max_ns}, std::pair{&q, min_ns}}) {
     const auto before = e.counters();
     const auto rec = e.classify(frame_of(*b, t, ++index));
     EXPECT_EQ(describe(strata_fuzz::check_record(e, rec, before, index)), "") << index;
@@ -254,7 +265,8 @@ TEST(FuzzFindings, ListenerInferenceAtBothEndsOfTime) {
   strata::host h;
   ASSERT_TRUE(h.add_local("10.0.0.1"));
   // The host answers a SYN to port 81 with a RST at time INT64_MAX.
-  const bytes rst = ipv4(v4(10, 0, 0, 1), v4(192, 0, 2, 9), 6, tcp(81, 40000, tcp_flags::rst | tcp_flags::ack));
+  const bytes rst =
+      ipv4(v4(10, 0, 0, 1), v4(192, 0, 2, 9), 6, tcp(81, 40000, tcp_flags::rst | tcp_flags::ack));
   answers.add(strata::packet::parse(frame_of(rst, 0, 2), strata::packet::link_type::ethernet), h, 2, max_ns);
   const address local = address::from_v4(v4(10, 0, 0, 1)), remote = address::from_v4(v4(192, 0, 2, 9));
   // A SYN at INT64_MIN: the answer is far more than 5 s later (no overflow, no match).
@@ -298,7 +310,8 @@ const std::uint8_t suppressed_answer_after_switch[] = {
 };
 
 TEST(FuzzFindings, SuppressedAnswerAfterAPolicySwitchIsNamedFromItsPolicy) {
-  EXPECT_EQ(describe(strata_fuzz::frame_sequence(suppressed_answer_after_switch, sizeof suppressed_answer_after_switch)),
+  EXPECT_EQ(describe(strata_fuzz::frame_sequence(suppressed_answer_after_switch,
+                                                 sizeof suppressed_answer_after_switch)),
             "");
   // By hand: a SYN to a closed port under stealth, then the switch, then the host's RST.
   strata::host h;
@@ -308,7 +321,8 @@ TEST(FuzzFindings, SuppressedAnswerAfterAPolicySwitchIsNamedFromItsPolicy) {
     strata_fuzz::engine_type e{h};
     e.select(1);  // stealth
     const bytes syn = ipv4(v4(192, 0, 2, 9), v4(10, 0, 0, 1), 6, tcp(40000, 81, tcp_flags::syn));
-    const bytes rst = ipv4(v4(10, 0, 0, 1), v4(192, 0, 2, 9), 6, tcp(81, 40000, tcp_flags::rst | tcp_flags::ack, 0, 1));
+    const bytes rst =
+        ipv4(v4(10, 0, 0, 1), v4(192, 0, 2, 9), 6, tcp(81, 40000, tcp_flags::rst | tcp_flags::ack, 0, 1));
     const auto r1 = e.classify(frame_of(syn, t0, 1));
     ASSERT_EQ(r1.filter_name, "stealth-tcp-v4");
     e.select(after);

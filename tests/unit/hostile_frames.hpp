@@ -4,11 +4,7 @@
 // engine while checking the record invariants of tests/fuzz/harness.hpp.
 #pragma once
 
-#include "fuzz/harness.hpp"
-
-#include <strata/address.hpp>
-#include <strata/engine.hpp>
-#include <strata/io/frame.hpp>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,7 +16,11 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
+#include <strata/address.hpp>
+#include <strata/engine.hpp>
+#include <strata/io/frame.hpp>
+
+#include "fuzz/harness.hpp"
 
 namespace hostile {
 
@@ -72,7 +72,8 @@ inline bytes ipv4(std::uint32_t src, std::uint32_t dst, std::uint8_t protocol, c
 }
 
 /// Ethernet + IPv6 header with `next` and `payload` (extension headers included in the payload).
-inline bytes ipv6(const strata::address& src, const strata::address& dst, std::uint8_t next, const bytes& payload) {
+inline bytes ipv6(const strata::address& src, const strata::address& dst, std::uint8_t next,
+                  const bytes& payload) {
   bytes b = ethernet(0x86dd);
   const std::size_t l3 = b.size();
   b.resize(l3 + 40);
@@ -125,10 +126,13 @@ inline bytes frag6(std::uint8_t next, std::uint16_t offset, bool more, std::uint
   return b;
 }
 
-constexpr std::uint32_t v4(unsigned a, unsigned b, unsigned c, unsigned d) { return (a << 24) | (b << 16) | (c << 8) | d; }
+constexpr std::uint32_t v4(unsigned a, unsigned b, unsigned c, unsigned d) {
+  return (a << 24) | (b << 16) | (c << 8) | d;
+}
 
 /// A frame over `b` (which must outlive it).
-inline strata::io::frame frame_of(const bytes& b, std::int64_t time_ns, std::uint64_t index, std::uint32_t wire = 0) {
+inline strata::io::frame frame_of(const bytes& b, std::int64_t time_ns, std::uint64_t index,
+                                  std::uint32_t wire = 0) {
   strata::io::frame f;
   f.data = std::span<const std::byte>(reinterpret_cast<const std::byte*>(b.data()), b.size());
   f.wire_length = wire;

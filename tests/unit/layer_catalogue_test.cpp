@@ -43,10 +43,12 @@ static_assert(!ip4::is_discard);
 static_assert(ip4::discard_twin == layer_id::inbound_ippacket_v4_discard);
 static_assert(ip4::base == layer_id::none);
 // arbitration.md: the IP-packet layers offer addresses, interface and flags, but no protocol and no ports.
-static_assert(ip4::fields.contains(field_id::ip_local_address) && ip4::fields.contains(field_id::ip_remote_address));
+static_assert(ip4::fields.contains(field_id::ip_local_address) &&
+              ip4::fields.contains(field_id::ip_remote_address));
 static_assert(ip4::fields.contains(field_id::flags) && ip4::fields.contains(field_id::interface_index));
 static_assert(!ip4::fields.contains(field_id::ip_protocol));
-static_assert(!ip4::fields.contains(field_id::ip_local_port) && !ip4::fields.contains(field_id::ip_remote_port));
+static_assert(!ip4::fields.contains(field_id::ip_local_port) &&
+              !ip4::fields.contains(field_id::ip_remote_port));
 static_assert(layer_id{ip4{}} == layer_id::inbound_ippacket_v4);
 
 using ip4_discard = strata::layer::inbound_ippacket_v4_discard;
@@ -58,7 +60,8 @@ static_assert(!ip4::fields.contains(field_id::discard_reason));
 
 using ipfwd6 = strata::layer::ipforward_v6;
 static_assert(ipfwd6::address_family == family::v6 && ipfwd6::kind == layer_kind::forward);
-static_assert(!ipfwd6::fields.contains(field_id::ip_protocol) && !ipfwd6::fields.contains(field_id::ip_local_port));
+static_assert(!ipfwd6::fields.contains(field_id::ip_protocol) &&
+              !ipfwd6::fields.contains(field_id::ip_local_port));
 
 static_assert(strata::offers(layer_id::inbound_transport_v4, field_id::ip_remote_port));
 static_assert(strata::offers(layer_id::datagram_data_v6, field_id::ip_protocol));
@@ -67,7 +70,8 @@ static_assert(!strata::offers(layer_id::ale_auth_listen_v4, field_id::ip_remote_
 static_assert(strata::offers(layer_id::inbound_icmp_error_v4, field_id::embedded_remote_port));
 static_assert(strata::layer::ale_auth_connect_v6_discard::base == layer_id::ale_auth_connect_v6);
 static_assert(strata::for_family(layer_id::stream_v4, family::v6) == layer_id::stream_v6);
-static_assert(strata::short_identifier(layer_id::outbound_transport_v6_discard) == "OUTBOUND_TRANSPORT_V6_DISCARD");
+static_assert(strata::short_identifier(layer_id::outbound_transport_v6_discard) ==
+              "OUTBOUND_TRANSPORT_V6_DISCARD");
 static_assert(strata::layer::inbound_mac_frame_ethernet::address_family == family::none);
 static_assert(strata::layer::ingress_vswitch_ethernet::kind == layer_kind::vswitch);
 static_assert(strata::layer::rpc_um::kind == layer_kind::user_mode);
@@ -113,13 +117,13 @@ TEST(LayerCatalogue, TheSeedListHas96DistinctIdentifiers) {
   EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), ids.size());
   for (const auto& id : ids) EXPECT_TRUE(starts_with(id, "FWPM_LAYER_")) << id;
   // The groups the issue names explicitly are all there.
-  for (const char* must : {"FWPM_LAYER_INBOUND_IPPACKET_V4_DISCARD", "FWPM_LAYER_INBOUND_MAC_FRAME_NATIVE",
-                           "FWPM_LAYER_EGRESS_VSWITCH_TRANSPORT_V6", "FWPM_LAYER_RPC_PROXY_IF",
-                           "FWPM_LAYER_IKEEXT_V4", "FWPM_LAYER_KM_AUTHORIZATION",
-                           "FWPM_LAYER_NAME_RESOLUTION_CACHE_V6", "FWPM_LAYER_ALE_RESOURCE_RELEASE_V4",
-                           "FWPM_LAYER_ALE_ENDPOINT_CLOSURE_V6", "FWPM_LAYER_STREAM_PACKET_V4",
-                           "FWPM_LAYER_OUTBOUND_MAC_FRAME_NATIVE_FAST", "FWPM_LAYER_INBOUND_TRANSPORT_FAST",
-                           "FWPM_LAYER_OUTBOUND_NETWORK_CONNECTION_POLICY_V6"})
+  for (const char* must :
+       {"FWPM_LAYER_INBOUND_IPPACKET_V4_DISCARD", "FWPM_LAYER_INBOUND_MAC_FRAME_NATIVE",
+        "FWPM_LAYER_EGRESS_VSWITCH_TRANSPORT_V6", "FWPM_LAYER_RPC_PROXY_IF", "FWPM_LAYER_IKEEXT_V4",
+        "FWPM_LAYER_KM_AUTHORIZATION", "FWPM_LAYER_NAME_RESOLUTION_CACHE_V6",
+        "FWPM_LAYER_ALE_RESOURCE_RELEASE_V4", "FWPM_LAYER_ALE_ENDPOINT_CLOSURE_V6",
+        "FWPM_LAYER_STREAM_PACKET_V4", "FWPM_LAYER_OUTBOUND_MAC_FRAME_NATIVE_FAST",
+        "FWPM_LAYER_INBOUND_TRANSPORT_FAST", "FWPM_LAYER_OUTBOUND_NETWORK_CONNECTION_POLICY_V6"})
     EXPECT_NE(std::find(ids.begin(), ids.end(), must), ids.end()) << must;
 }
 
@@ -135,7 +139,8 @@ TEST(LayerCatalogue, EveryLayerIsInTheSeedList) {
   EXPECT_EQ(strata::layer_count, ids.size());
   std::set<layer_id> seen;
   for (layer_id l : strata::all_layers) {
-    EXPECT_TRUE(known.count(std::string(strata::identifier(l)))) << strata::identifier(l) << " is not in the seed";
+    EXPECT_TRUE(known.count(std::string(strata::identifier(l))))
+        << strata::identifier(l) << " is not in the seed";
     EXPECT_TRUE(seen.insert(l).second) << "all_layers lists " << strata::name(l) << " twice";
   }
 }
@@ -156,7 +161,9 @@ TEST(LayerCatalogue, FamilyFollowsTheV4V6Suffix) {
     const layer_id l = layer_named(id);
     ASSERT_NE(l, layer_id::none) << id;
     const std::string base = without_discard(id);
-    const family expected = ends_with(base, "_V4") ? family::v4 : ends_with(base, "_V6") ? family::v6 : family::none;
+    const family expected = ends_with(base, "_V4")   ? family::v4
+                            : ends_with(base, "_V6") ? family::v6
+                                                     : family::none;
     EXPECT_EQ(strata::layer_family(l), expected) << id;
   }
 }
@@ -189,10 +196,12 @@ TEST(LayerCatalogue, KindFollowsTheIdentifier) {
     if (has("ICMP_ERROR")) return layer_kind::icmp_error;
     if (has("DATAGRAM_DATA")) return layer_kind::datagram;
     if (starts_with(s, "STREAM")) return layer_kind::stream;
-    if (starts_with(s, "INBOUND_TRANSPORT") || starts_with(s, "OUTBOUND_TRANSPORT")) return layer_kind::transport;
+    if (starts_with(s, "INBOUND_TRANSPORT") || starts_with(s, "OUTBOUND_TRANSPORT"))
+      return layer_kind::transport;
     if (starts_with(s, "ALE_")) return layer_kind::ale;
     // Seed: "This is a user-mode filtering layer."
-    if (starts_with(s, "IPSEC") || starts_with(s, "IKEEXT") || starts_with(s, "RPC_")) return layer_kind::user_mode;
+    if (starts_with(s, "IPSEC") || starts_with(s, "IKEEXT") || starts_with(s, "RPC_"))
+      return layer_kind::user_mode;
     return std::nullopt;  // KM_AUTHORIZATION, NAME_RESOLUTION_CACHE, NETWORK_CONNECTION_POLICY: no rule here
   };
   int checked = 0;
@@ -291,8 +300,8 @@ TEST(LayerFields, IpPacketAndForwardLayersOfferAddressesInterfaceAndFlagsButNoPr
 TEST(LayerFields, TransportDatagramAndAleLayersOfferTheFiveTuple) {
   using enum field_id;
   // wfp-facts §3 and the DDI's FWPS_FIELDS_* lists: these ALE layers have no remote end.
-  const std::set<std::string_view> no_remote = {
-      "ALE_RESOURCE_ASSIGNMENT", "ALE_AUTH_LISTEN", "ALE_BIND_REDIRECT", "ALE_RESOURCE_RELEASE"};
+  const std::set<std::string_view> no_remote = {"ALE_RESOURCE_ASSIGNMENT", "ALE_AUTH_LISTEN",
+                                                "ALE_BIND_REDIRECT", "ALE_RESOURCE_RELEASE"};
   int five_tuple = 0;
   for (layer_id l : strata::all_layers) {
     const auto k = strata::kind(l);
@@ -314,7 +323,8 @@ TEST(LayerFields, TransportDatagramAndAleLayersOfferTheFiveTuple) {
       continue;
     }
     ++five_tuple;
-    EXPECT_TRUE(offers_all(l, {ip_protocol, ip_local_address, ip_remote_address, ip_local_port, ip_remote_port}))
+    EXPECT_TRUE(
+        offers_all(l, {ip_protocol, ip_local_address, ip_remote_address, ip_local_port, ip_remote_port}))
         << strata::name(l);
   }
   // INBOUND/OUTBOUND_TRANSPORT (8 with discards) + the 2 FAST ones, DATAGRAM_DATA (4), AUTH_RECV_ACCEPT (4),
@@ -348,8 +358,8 @@ TEST(LayerFields, IcmpErrorLayersOfferTypeCodeAndTheEmbeddedTuple) {
                                  embedded_remote_port, embedded_local_address_type}))
           << strata::name(l);
     } else {
-      EXPECT_TRUE(offers_none(l, {embedded_protocol, embedded_remote_address, embedded_local_port,
-                                  embedded_remote_port}))
+      EXPECT_TRUE(offers_none(
+          l, {embedded_protocol, embedded_remote_address, embedded_local_port, embedded_remote_port}))
           << strata::name(l);
     }
   }
@@ -373,7 +383,8 @@ TEST(LayerFields, DiscardLayersOfferTheirBaseFieldsPlusTheDiscardReason) {
     const strata::field_set d = strata::offered_fields(l), b = strata::offered_fields(base);
     EXPECT_TRUE(d.contains(discard_reason)) << strata::name(l);
     EXPECT_EQ(b - d, strata::field_set{}) << strata::name(l) << " lacks some of its base layer's fields";
-    EXPECT_EQ((d - b) - discard_info, strata::field_set{}) << strata::name(l) << " offers more than base + discard";
+    EXPECT_EQ((d - b) - discard_info, strata::field_set{})
+        << strata::name(l) << " offers more than base + discard";
   }
   EXPECT_EQ(checked, 28);
 }
@@ -383,7 +394,8 @@ TEST(LayerFields, StreamLayersOfferAddressesAndPortsButNoProtocol) {
   using enum field_id;
   for (layer_id l : strata::all_layers) {
     if (strata::kind(l) != layer_kind::stream) continue;
-    EXPECT_TRUE(offers_all(l, {ip_local_address, ip_remote_address, ip_local_port, ip_remote_port, direction, flags}))
+    EXPECT_TRUE(
+        offers_all(l, {ip_local_address, ip_remote_address, ip_local_port, ip_remote_port, direction, flags}))
         << strata::name(l);
     EXPECT_FALSE(strata::offers(l, ip_protocol)) << strata::name(l);
   }

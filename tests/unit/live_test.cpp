@@ -11,15 +11,6 @@
 
 #if defined(STRATA_HAVE_LIVE) && defined(STRATA_HAVE_PCAP)
 
-#include <strata/engine.hpp>
-#include <strata/flow/answers.hpp>
-#include <strata/io/format.hpp>
-#include <strata/io/pcap_file.hpp>
-#include <strata/live/af_packet.hpp>
-#include <strata/live/host_monitor.hpp>
-#include <strata/live/session.hpp>
-#include <strata/policy.hpp>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -44,6 +35,15 @@
 #include <thread>
 #include <vector>
 
+#include <strata/engine.hpp>
+#include <strata/flow/answers.hpp>
+#include <strata/io/format.hpp>
+#include <strata/io/pcap_file.hpp>
+#include <strata/live/af_packet.hpp>
+#include <strata/live/host_monitor.hpp>
+#include <strata/live/session.hpp>
+#include <strata/policy.hpp>
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -51,7 +51,9 @@ using namespace std::chrono_literals;
 inline constexpr auto live_observe = strata::policy();
 using live_engine = strata::engine<live_observe>;
 
-bool have_tool(const char* t) { return std::system((std::string("command -v ") + t + " >/dev/null 2>&1").c_str()) == 0; }
+bool have_tool(const char* t) {
+  return std::system((std::string("command -v ") + t + " >/dev/null 2>&1").c_str()) == 0;
+}
 int sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
 
 /// Two namespaces and a veth pair, removed by the destructor (also when a test fails half-way).
@@ -67,8 +69,12 @@ struct netns_pair {
         "ip netns add " + host,
         "ip netns add " + client,
         // no DAD, router solicitations or RA processing: fewer frames, addresses usable at once
-        "ip netns exec " + host + " sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.default.router_solicitations=0 net.ipv6.conf.default.accept_ra=0",
-        "ip netns exec " + client + " sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.default.router_solicitations=0 net.ipv6.conf.default.accept_ra=0",
+        "ip netns exec " + host +
+            " sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.default.router_solicitations=0 "
+            "net.ipv6.conf.default.accept_ra=0",
+        "ip netns exec " + client +
+            " sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.default.router_solicitations=0 "
+            "net.ipv6.conf.default.accept_ra=0",
         "ip -n " + host + " link add veth-h type veth peer name veth-c netns " + client,
         "ip -n " + host + " addr add 10.98.1.2/24 dev veth-h",
         "ip -n " + host + " addr add fd98:1::2/64 dev veth-h nodad",
@@ -151,7 +157,8 @@ struct servers {
   std::promise<void> ready;
   std::atomic<int> listening{0};
 
-  void start(const std::string& ns, std::vector<std::string> addrs, std::uint16_t tcp_port, std::uint16_t udp_port) {
+  void start(const std::string& ns, std::vector<std::string> addrs, std::uint16_t tcp_port,
+             std::uint16_t udp_port) {
     for (const auto& a : addrs) {
       threads.emplace_back([this, ns, a, tcp_port] { tcp(ns, a, tcp_port); });
       threads.emplace_back([this, ns, a, udp_port] { udp(ns, a, udp_port); });
@@ -284,8 +291,9 @@ struct tcpdump {
     if (pid == 0) {
       const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       ::dup2(fd, 2);
-      ::execlp("ip", "ip", "netns", "exec", ns.c_str(), "tcpdump", "-i", dev.c_str(), "-w", file.c_str(), "-U", "-n",
-               "-s", "262144", "--time-stamp-precision=nano", "-Z", "root", static_cast<char*>(nullptr));
+      ::execlp("ip", "ip", "netns", "exec", ns.c_str(), "tcpdump", "-i", dev.c_str(), "-w", file.c_str(),
+               "-U", "-n", "-s", "262144", "--time-stamp-precision=nano", "-Z", "root",
+               static_cast<char*>(nullptr));
       ::_exit(127);
     }
     for (int i = 0; i < 500; ++i) {  // up to 5 s for "listening on"
@@ -480,7 +488,8 @@ TEST(Live, RealTrafficMatchesOfflineAndSpec) {
     ASSERT_TRUE(reader) << reader.error().what();
     strata::flow::answer_index answers;
     for (const auto& f : *reader)
-      answers.add(strata::packet::parse(f, reader->link_type()), observed, f.index, f.time.time_since_epoch().count());
+      answers.add(strata::packet::parse(f, reader->link_type()), observed, f.index,
+                  f.time.time_since_epoch().count());
     auto again = strata::io::pcap_reader::open(pcap);
     ASSERT_TRUE(again);
     strata::engine_config ec;
@@ -504,9 +513,11 @@ TEST(Live, RealTrafficMatchesOfflineAndSpec) {
   // kernel pleases: whether one of its frames is a flow's first depends on frames outside the window.
   // It is not the test's traffic; leave it out of the comparison on both sides.
   auto background = [](const seen_frame& f) {
-    const auto p = strata::packet::parse(std::span<const std::byte>(f.bytes), strata::packet::link_type::ethernet,
-                                         static_cast<std::uint32_t>(f.bytes.size()));
-    return p.ok() && p.fam == strata::family::v6 && ((p.src.hi >> 54) == (0xfe80ull >> 6) || p.src == strata::address{});
+    const auto p =
+        strata::packet::parse(std::span<const std::byte>(f.bytes), strata::packet::link_type::ethernet,
+                              static_cast<std::uint32_t>(f.bytes.size()));
+    return p.ok() && p.fam == strata::family::v6 &&
+           ((p.src.hi >> 54) == (0xfe80ull >> 6) || p.src == strata::address{});
   };
   std::erase_if(live, background);
   std::erase_if(offline, background);
@@ -532,8 +543,9 @@ TEST(Live, RealTrafficMatchesOfflineAndSpec) {
     used[best] = true;
     ++matched;
     EXPECT_EQ(l.json, offline[best].json) << "live and offline records differ";
-    const auto p = strata::packet::parse(std::span<const std::byte>(l.bytes), strata::packet::link_type::ethernet,
-                                         static_cast<std::uint32_t>(l.bytes.size()));
+    const auto p =
+        strata::packet::parse(std::span<const std::byte>(l.bytes), strata::packet::link_type::ethernet,
+                              static_cast<std::uint32_t>(l.bytes.size()));
     if (p.ok()) {
       const std::string k = flow_key(p);
       auto it = last_offline_index.find(k);
@@ -550,8 +562,9 @@ TEST(Live, RealTrafficMatchesOfflineAndSpec) {
       udp_closed = 0, icmp_error = 0, udp_reply = 0;
   std::map<std::string, int> tcp_state;  // 1: SYN-ACK sent (the next inbound ACK is the handshake's last)
   for (const seen_frame& l : live) {
-    const auto p = strata::packet::parse(std::span<const std::byte>(l.bytes), strata::packet::link_type::ethernet,
-                                         static_cast<std::uint32_t>(l.bytes.size()));
+    const auto p =
+        strata::packet::parse(std::span<const std::byte>(l.bytes), strata::packet::link_type::ethernet,
+                              static_cast<std::uint32_t>(l.bytes.size()));
     if (!p.ok()) continue;
     const bool v6 = p.fam == strata::family::v6;
     const auto& r = l.rec;
@@ -562,7 +575,8 @@ TEST(Live, RealTrafficMatchesOfflineAndSpec) {
       const bool syn = p.tcp.is_syn() && !p.tcp.is_syn_ack();
       if (r.dir == strata::traffic_direction::inbound && syn && p.dst_port == 8080) {
         ++syn_open;
-        EXPECT_EQ(L, expect({"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "ALE_AUTH_RECV_ACCEPT_V4"}, v6)) << why_;
+        EXPECT_EQ(L, expect({"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "ALE_AUTH_RECV_ACCEPT_V4"}, v6))
+            << why_;
       } else if (r.dir == strata::traffic_direction::inbound && syn && p.dst_port == 9) {
         ++syn_closed;  // no hint, no answer index: only the socket table says nobody listens
         EXPECT_EQ(L, expect({"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4_DISCARD"}, v6)) << why_;
@@ -575,7 +589,8 @@ TEST(Live, RealTrafficMatchesOfflineAndSpec) {
                  !p.tcp.is_rst()) {
         ++final_ack;
         tcp_state[k] = 2;
-        EXPECT_EQ(L, expect({"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "ALE_FLOW_ESTABLISHED_V4"}, v6)) << why_;
+        EXPECT_EQ(L, expect({"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "ALE_FLOW_ESTABLISHED_V4"}, v6))
+            << why_;
       } else if (r.dir == strata::traffic_direction::inbound && tcp_state[k] == 2 && p.payload_length > 0) {
         ++data_in;
         EXPECT_EQ(L, expect({"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "STREAM_V4"}, v6)) << why_;
@@ -600,7 +615,8 @@ TEST(Live, RealTrafficMatchesOfflineAndSpec) {
       EXPECT_EQ(L, expect({"DATAGRAM_DATA_V4", "OUTBOUND_TRANSPORT_V4", "OUTBOUND_IPPACKET_V4"}, v6)) << why_;
     } else if (p.is_icmp_error() && r.dir == strata::traffic_direction::outbound) {
       ++icmp_error;
-      EXPECT_EQ(L, expect({"OUTBOUND_ICMP_ERROR_V4", "OUTBOUND_TRANSPORT_V4", "OUTBOUND_IPPACKET_V4"}, v6)) << why_;
+      EXPECT_EQ(L, expect({"OUTBOUND_ICMP_ERROR_V4", "OUTBOUND_TRANSPORT_V4", "OUTBOUND_IPPACKET_V4"}, v6))
+          << why_;
     }
   }
   EXPECT_EQ(syn_open, 2);
@@ -620,7 +636,8 @@ TEST(Live, RealTrafficMatchesOfflineAndSpec) {
     if (ev.flow.src_port != 8080) continue;
     ++listen_events;
     const bool v6 = ev.flow.fam == strata::family::v6;
-    EXPECT_EQ(layers(ev), expect({"ALE_BIND_REDIRECT_V4", "ALE_RESOURCE_ASSIGNMENT_V4", "ALE_AUTH_LISTEN_V4"}, v6));
+    EXPECT_EQ(layers(ev),
+              expect({"ALE_BIND_REDIRECT_V4", "ALE_RESOURCE_ASSIGNMENT_V4", "ALE_AUTH_LISTEN_V4"}, v6));
   }
   EXPECT_EQ(listen_events, 2);
 }
@@ -643,9 +660,11 @@ TEST(Live, ForwardedPacketsAreClassifiedWhereTheyArrive) {
            "ip netns exec " + R + " sysctl -qw net.ipv4.ip_forward=1",
            "ip -n " + R + " link add veth-c type veth peer name veth-r netns " + C,
            "ip -n " + R + " link add veth-i type veth peer name veth-r netns " + I,
-           "ip -n " + C + " addr add 10.98.3.1/24 dev veth-r", "ip -n " + R + " addr add 10.98.3.2/24 dev veth-c",
-           "ip -n " + R + " addr add 10.98.4.1/24 dev veth-i", "ip -n " + I + " addr add 10.98.4.2/24 dev veth-r",
-           "ip -n " + C + " link set veth-r up", "ip -n " + R + " link set veth-c up", "ip -n " + R + " link set veth-i up",
+           "ip -n " + C + " addr add 10.98.3.1/24 dev veth-r",
+           "ip -n " + R + " addr add 10.98.3.2/24 dev veth-c",
+           "ip -n " + R + " addr add 10.98.4.1/24 dev veth-i",
+           "ip -n " + I + " addr add 10.98.4.2/24 dev veth-r", "ip -n " + C + " link set veth-r up",
+           "ip -n " + R + " link set veth-c up", "ip -n " + R + " link set veth-i up",
            "ip -n " + I + " link set veth-r up", "ip -n " + C + " route add default via 10.98.3.2",
            "ip -n " + I + " route add default via 10.98.4.1"})
     ASSERT_EQ(sh(c), 0) << c;
@@ -786,7 +805,8 @@ TEST(Live, SocketTableAnswersTheListenerQuestion) {
     ASSERT_TRUE(t.refresh());
     const auto h4 = strata::parse_address("10.98.1.2").value();
     const auto c4 = strata::parse_address("10.98.1.1").value();
-    EXPECT_EQ(t.listening(strata::family::v4, strata::proto::tcp, h4, 8081, c4, 40000), 1);  // v4 into a dual-stack socket
+    EXPECT_EQ(t.listening(strata::family::v4, strata::proto::tcp, h4, 8081, c4, 40000),
+              1);  // v4 into a dual-stack socket
     EXPECT_EQ(t.listening(strata::family::v4, strata::proto::tcp, h4, 9, c4, 40000), 0);
     EXPECT_EQ(t.listening(strata::family::v4, strata::proto::udp, h4, 8081, c4, 40000), 0);
     const auto fresh = watch.poll();

@@ -1,11 +1,6 @@
 // strata::packet::parse on hand-built frames (expected values from the RFCs and the link-layer formats,
 // never from the parser's own output), on every real capture in shared/captures, and under systematic
 // truncation and corruption of real and hand-built packets.
-#include <gtest/gtest.h>
-
-#include <strata/address.hpp>
-#include <strata/packet/parse.hpp>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -22,6 +17,11 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <gtest/gtest.h>
+
+#include <strata/address.hpp>
+#include <strata/packet/parse.hpp>
 
 #if defined(STRATA_HAVE_PCAP)
 #include <strata/io/pcap_file.hpp>
@@ -79,20 +79,32 @@ bytes ethernet(std::uint16_t type) { return builder{}.raw(mac_a).raw(mac_b).be16
 bytes vlan_tag(std::uint16_t tci, std::uint16_t next) { return builder{}.be16(tci).be16(next); }
 
 // IPv4 header (RFC 791 §3.1). `payload` is the number of bytes that follow the header.
-bytes ipv4(std::uint8_t proto, const char* src, const char* dst, std::size_t payload, const bytes& options = {},
-           std::uint16_t id = 0x1234, std::uint16_t flags_frag = 0x4000 /* DF */, std::uint8_t ttl = 64) {
+bytes ipv4(std::uint8_t proto, const char* src, const char* dst, std::size_t payload,
+           const bytes& options = {}, std::uint16_t id = 0x1234, std::uint16_t flags_frag = 0x4000 /* DF */,
+           std::uint8_t ttl = 64) {
   std::size_t hl = 20 + options.size();
   builder b;
-  b.u8(0x40 | static_cast<unsigned>(hl / 4)).u8(0).be16(static_cast<unsigned>(hl + payload)).be16(id).be16(flags_frag);
+  b.u8(0x40 | static_cast<unsigned>(hl / 4))
+      .u8(0)
+      .be16(static_cast<unsigned>(hl + payload))
+      .be16(id)
+      .be16(flags_frag);
   b.u8(ttl).u8(proto).be16(0).be32(v4(src).v4()).be32(v4(dst).v4()).raw(options);
   return b;
 }
 
 // IPv6 fixed header (RFC 8200 §3).
 bytes ipv6(std::uint8_t next, std::size_t payload, const char* src, const char* dst, std::uint8_t hop = 64) {
-  return builder{}.be32(0x60000000).be16(static_cast<unsigned>(payload)).u8(next).u8(hop).raw(v6bytes(src)).raw(v6bytes(dst));
+  return builder{}
+      .be32(0x60000000)
+      .be16(static_cast<unsigned>(payload))
+      .u8(next)
+      .u8(hop)
+      .raw(v6bytes(src))
+      .raw(v6bytes(dst));
 }
-// A generic extension header (RFC 8200 §4.3-4.6): next header, length in 8-octet units not counting the first.
+// A generic extension header (RFC 8200 §4.3-4.6): next header, length in 8-octet units not counting the
+// first.
 bytes ext(std::uint8_t next, std::uint8_t len_units) {
   builder b;
   b.u8(next).u8(len_units);
@@ -117,8 +129,17 @@ bytes ah(std::uint8_t next, std::uint8_t len_field) {
 bytes tcp(std::uint16_t sport, std::uint16_t dport, std::uint32_t seq, std::uint32_t ack, std::uint8_t flags,
           const bytes& options = {}, std::uint16_t window = 64240) {
   std::size_t hl = 20 + options.size();
-  return builder{}.be16(sport).be16(dport).be32(seq).be32(ack).u8(static_cast<unsigned>((hl / 4) << 4)).u8(flags)
-      .be16(window).be16(0).be16(0).raw(options);
+  return builder{}
+      .be16(sport)
+      .be16(dport)
+      .be32(seq)
+      .be32(ack)
+      .u8(static_cast<unsigned>((hl / 4) << 4))
+      .u8(flags)
+      .be16(window)
+      .be16(0)
+      .be16(0)
+      .raw(options);
 }
 // UDP header (RFC 768), length covering header and payload.
 bytes udp(std::uint16_t sport, std::uint16_t dport, std::size_t payload) {
@@ -138,8 +159,8 @@ parsed P(const bytes& f, link_type lt = link_type::ethernet, std::size_t wire = 
 
 std::string describe(const parsed& r) {
   std::ostringstream o;
-  o << "status=" << static_cast<int>(r.status) << " stage=" << name(r.stage) << " reason='" << r.malformed.reason
-    << "' l4=" << static_cast<int>(r.l4);
+  o << "status=" << static_cast<int>(r.status) << " stage=" << name(r.stage) << " reason='"
+    << r.malformed.reason << "' l4=" << static_cast<int>(r.l4);
   return o.str();
 }
 
@@ -255,7 +276,8 @@ TEST(PacketParse, EthernetIpv4TcpSynWithOptions) {
 TEST(PacketParse, TcpPayloadAndFlags) {
   bytes data(100, 0x41);
   bytes seg = tcp(80, 51000, 1000, 2000, tcp_flag::psh | tcp_flag::ack);
-  bytes f = cat({ethernet(0x0800), ipv4(6, "192.0.2.1", "198.51.100.7", seg.size() + data.size()), seg, data});
+  bytes f =
+      cat({ethernet(0x0800), ipv4(6, "192.0.2.1", "198.51.100.7", seg.size() + data.size()), seg, data});
   auto r = P(f);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.tcp.flags, 0x18);
@@ -312,8 +334,9 @@ TEST(PacketParse, Ipv4OptionsAreSkippedAndValidated) {
 TEST(PacketParse, Ipv4Fragments) {
   // First fragment: MF set, offset 0, holds the UDP header of a 3000-byte datagram.
   bytes first_payload(1472, 0);
-  bytes first = cat({ethernet(0x0800), ipv4(17, "10.0.0.1", "10.0.0.2", 8 + first_payload.size(), {}, 0x0abc, 0x2000),
-                     udp(4000, 5000, 3000 - 8), first_payload});
+  bytes first =
+      cat({ethernet(0x0800), ipv4(17, "10.0.0.1", "10.0.0.2", 8 + first_payload.size(), {}, 0x0abc, 0x2000),
+           udp(4000, 5000, 3000 - 8), first_payload});
   auto r = P(first);
   ASSERT_TRUE(r.ok()) << describe(r);
   EXPECT_EQ(r.l4, l4_kind::udp);  // the UDP length (3000) exceeds this fragment: fine for a first fragment
@@ -344,7 +367,8 @@ TEST(PacketParse, Ipv4Fragments) {
   EXPECT_EQ(l.payload_length, 1520u);
 
   // A tiny first fragment holding only 8 bytes of a TCP header (RFC 1858): left to reassembly.
-  bytes tiny = cat({ethernet(0x0800), ipv4(6, "10.0.0.1", "10.0.0.2", 8, {}, 7, 0x2000), builder{}.be16(1).be16(2).be32(3)});
+  bytes tiny = cat({ethernet(0x0800), ipv4(6, "10.0.0.1", "10.0.0.2", 8, {}, 7, 0x2000),
+                    builder{}.be16(1).be16(2).be32(3)});
   auto t = P(tiny);
   ASSERT_TRUE(t.ok()) << describe(t);
   EXPECT_EQ(t.l4, l4_kind::fragment);
@@ -386,7 +410,8 @@ TEST(PacketParse, VlanTags) {
   // max_vlan_tags tags are fine; one more is malformed.
   auto stack = [&](unsigned n) {
     bytes f = ethernet(0x8100);
-    for (unsigned i = 0; i < n; ++i) f = cat({f, vlan_tag(static_cast<std::uint16_t>(i + 1), i + 1 < n ? 0x8100 : 0x0800)});
+    for (unsigned i = 0; i < n; ++i)
+      f = cat({f, vlan_tag(static_cast<std::uint16_t>(i + 1), i + 1 < n ? 0x8100 : 0x0800)});
     return cat({f, ipudp});
   };
   EXPECT_TRUE(P(stack(max_vlan_tags)).ok());
@@ -451,8 +476,9 @@ TEST(PacketParse, LinuxCookedV1) {
 
   for (unsigned type : {0u, 1u, 2u, 3u}) {
     bytes s = builder{}.be16(type).be16(1).be16(6).raw(mac_b).zeros(2).be16(0x0800);
-    EXPECT_EQ(static_cast<unsigned>(P(cat({s, ipv4(17, "10.0.0.1", "10.0.0.2", 8), udp(1, 2, 0)}), link_type::linux_sll)
-                                        .link.packet_type),
+    EXPECT_EQ(static_cast<unsigned>(
+                  P(cat({s, ipv4(17, "10.0.0.1", "10.0.0.2", 8), udp(1, 2, 0)}), link_type::linux_sll)
+                      .link.packet_type),
               type);
   }
   EXPECT_EQ(P(bytes(15, 0), link_type::linux_sll).malformed.reason, "truncated Linux cooked header");
@@ -462,7 +488,8 @@ TEST(PacketParse, LinuxCookedV1) {
 }
 
 TEST(PacketParse, LinuxCookedV2KeepsInterfaceIndexAndDirection) {
-  // SLL2: protocol 0x86dd, reserved, ifindex 7, ARPHRD_ETHER, packet type 0 (host), address length 6, address.
+  // SLL2: protocol 0x86dd, reserved, ifindex 7, ARPHRD_ETHER, packet type 0 (host), address length 6,
+  // address.
   bytes sll2 = builder{}.be16(0x86dd).be16(0).be32(7).be16(1).u8(0).u8(6).raw(mac_a).zeros(2);
   bytes seg = udp(546, 547, 4);
   bytes f = cat({sll2, ipv6(17, seg.size() + 4, "fe80::1", "ff02::1:2", 1), seg, bytes(4, 0)});
@@ -535,11 +562,13 @@ TEST(PacketParse, RawIpLinkTypes) {
 }
 
 TEST(PacketParse, Ipv6ExtensionHeaderChain) {
-  // HBH (8 bytes) → DestOpts (16) → Routing (24) → Fragment (8, offset 0, M) → AH (len field 4: 24 bytes) → TCP.
+  // HBH (8 bytes) → DestOpts (16) → Routing (24) → Fragment (8, offset 0, M) → AH (len field 4: 24 bytes) →
+  // TCP.
   bytes seg = tcp(443, 50000, 1, 2, tcp_flag::ack);
   bytes chain = cat({ext(60, 0), ext(43, 1), ext(44, 2), frag6(51, 0, true, 0xdeadbeef), ah(6, 4)});
   ASSERT_EQ(chain.size(), 8u + 16u + 24u + 8u + 24u);
-  bytes f = cat({ethernet(0x86dd), ipv6(0, chain.size() + seg.size(), "2001:db8::a", "2001:db8::b", 255), chain, seg});
+  bytes f = cat(
+      {ethernet(0x86dd), ipv6(0, chain.size() + seg.size(), "2001:db8::a", "2001:db8::b", 255), chain, seg});
   auto r = P(f);
   ASSERT_TRUE(r.ok()) << describe(r);
   EXPECT_EQ(r.protocol, 6);
@@ -559,7 +588,8 @@ TEST(PacketParse, Ipv6ExtensionHeaderChain) {
   EXPECT_EQ(r.src_port, 443);
 
   // ESP ends the walk: the rest is encrypted.
-  auto esp = P(cat({ethernet(0x86dd), ipv6(60, 8 + 16, "2001:db8::a", "2001:db8::b"), ext(50, 0), bytes(16, 0xee)}));
+  auto esp =
+      P(cat({ethernet(0x86dd), ipv6(60, 8 + 16, "2001:db8::a", "2001:db8::b"), ext(50, 0), bytes(16, 0xee)}));
   ASSERT_TRUE(esp.ok());
   EXPECT_EQ(esp.protocol, 50);
   EXPECT_EQ(esp.l4, l4_kind::other);
@@ -573,7 +603,8 @@ TEST(PacketParse, Ipv6ExtensionHeaderChain) {
   EXPECT_EQ(none.protocol, 59);
 
   // An atomic fragment (offset 0, M 0; RFC 6946): has a header, is not a fragment.
-  auto atomic = P(cat({ethernet(0x86dd), ipv6(44, 8 + 8, "2001:db8::a", "2001:db8::b"), frag6(17, 0, false, 9), udp(7, 8, 0)}));
+  auto atomic = P(cat({ethernet(0x86dd), ipv6(44, 8 + 8, "2001:db8::a", "2001:db8::b"),
+                       frag6(17, 0, false, 9), udp(7, 8, 0)}));
   ASSERT_TRUE(atomic.ok());
   EXPECT_TRUE(atomic.frag.has_header);
   EXPECT_FALSE(atomic.frag.is_fragment());
@@ -596,7 +627,8 @@ TEST(PacketParse, Ipv6ExtensionChainBounds) {
   EXPECT_EQ(long17.malformed.stage, parse_stage::ipv6_extension);
 
   // Hop-by-hop anywhere but first (RFC 8200 §4.1).
-  auto hbh = P(cat({ethernet(0x86dd), ipv6(60, 24, "2001:db8::1", "2001:db8::2"), ext(0, 0), ext(17, 0), udp(1, 2, 0)}));
+  auto hbh = P(cat(
+      {ethernet(0x86dd), ipv6(60, 24, "2001:db8::1", "2001:db8::2"), ext(0, 0), ext(17, 0), udp(1, 2, 0)}));
   EXPECT_EQ(hbh.malformed.reason, "IPv6 hop-by-hop header not first");
   // Two fragment headers.
   auto dup = P(cat({ethernet(0x86dd), ipv6(44, 24, "2001:db8::1", "2001:db8::2"), frag6(44, 0, false, 1),
@@ -633,7 +665,8 @@ TEST(PacketParse, Ipv6LaterFragmentStopsAtTheFragmentHeader) {
   EXPECT_EQ(r.stage, parse_stage::ipv6_extension);
 
   // A first fragment whose own payload ends inside the header chain: left to reassembly.
-  bytes cutchain = cat({ethernet(0x86dd), ipv6(44, 8 + 8, "2001:db8::1", "2001:db8::2"), frag6(60, 0, true, 5), bytes(8, 0)});
+  bytes cutchain = cat(
+      {ethernet(0x86dd), ipv6(44, 8 + 8, "2001:db8::1", "2001:db8::2"), frag6(60, 0, true, 5), bytes(8, 0)});
   cutchain[14 + 40 + 8 + 1] = 3;  // destination options claiming 32 bytes in an 8-byte fragment
   auto c = P(cutchain);
   ASSERT_TRUE(c.ok()) << describe(c);
@@ -679,7 +712,8 @@ TEST(PacketParse, IcmpEchoAndIcmpv6Echo) {
 }
 
 TEST(PacketParse, IcmpPortUnreachableQuotesTheUdpDatagram) {
-  // The host 10.0.0.2 answers 10.0.0.1:40000 → 10.0.0.2:9999/udp with type 3 code 3 (RFC 792, RFC 1122 §3.2.2).
+  // The host 10.0.0.2 answers 10.0.0.1:40000 → 10.0.0.2:9999/udp with type 3 code 3 (RFC 792, RFC 1122
+  // §3.2.2).
   bytes original = cat({ipv4(17, "10.0.0.1", "10.0.0.2", 8 + 12), udp(40000, 9999, 12), bytes(12, 0x61)});
   bytes msg = cat({icmp(3, 3, 0), original});
   bytes f = cat({ethernet(0x0800), ipv4(1, "10.0.0.2", "10.0.0.1", msg.size(), {}, 1, 0, 64), msg});
@@ -869,10 +903,12 @@ TEST(PacketParse, TrafficClassAndTosAndFrameOverload) {
   ASSERT_TRUE(w.ok()) << describe(w);
   EXPECT_TRUE(w.captured_truncated);
   EXPECT_EQ(w.payload_length, 100u);
-  auto cut = parse(strata::io::frame{std::as_bytes(std::span(snapped.data(), 24)), 128, {}, 2}, link_type::ipv4);
+  auto cut =
+      parse(strata::io::frame{std::as_bytes(std::span(snapped.data(), 24)), 128, {}, 2}, link_type::ipv4);
   EXPECT_EQ(cut.malformed.reason, "truncated UDP header");  // the snap splits the UDP header
   // Without a wire length the 28 bytes claim to be the whole frame.
-  EXPECT_EQ(parse(strata::io::frame{std::as_bytes(std::span(snapped)), 28, {}, 3}, link_type::ipv4).malformed.reason,
+  EXPECT_EQ(parse(strata::io::frame{std::as_bytes(std::span(snapped)), 28, {}, 3}, link_type::ipv4)
+                .malformed.reason,
             "IPv4 total length exceeds frame");
 }
 
@@ -917,7 +953,8 @@ std::uint32_t get(const bytes& f, const field_edit& e) {
 
 // Sets the field to 0, 1, value-1, value+1 and its maximum; every result is malformed with a reason
 // or a consistent parse. Returns how many variants were malformed.
-int corrupt_field(const bytes& f, link_type lt, const field_edit& e, const std::string& what, std::size_t wire = 0) {
+int corrupt_field(const bytes& f, link_type lt, const field_edit& e, const std::string& what,
+                  std::size_t wire = 0) {
   const std::uint32_t max = e.width == 2 ? 0xffff : (e.mask == 0xff ? 0xff : 0x0f);
   const std::uint32_t orig = get(f, e);
   int malformed = 0;
@@ -935,7 +972,8 @@ int corrupt_field(const bytes& f, link_type lt, const field_edit& e, const std::
 TEST(PacketParse, CorruptionOfHandBuiltExtensionHeadersAndQuotes) {
   // IPv6 with hop-by-hop, routing, destination options and AH before UDP: every length byte.
   bytes chain = cat({ext(43, 0), ext(60, 1), ext(51, 0), ah(17, 4)});
-  bytes f = cat({ethernet(0x86dd), ipv6(0, chain.size() + 12, "2001:db8::1", "2001:db8::2"), chain, udp(1, 2, 4), bytes(4, 0)});
+  bytes f = cat({ethernet(0x86dd), ipv6(0, chain.size() + 12, "2001:db8::1", "2001:db8::2"), chain,
+                 udp(1, 2, 4), bytes(4, 0)});
   ASSERT_TRUE(P(f).ok());
   std::size_t base = 14 + 40;
   for (std::size_t off : {base + 1, base + 8 + 1, base + 24 + 1, base + 32 + 1})
@@ -1011,7 +1049,8 @@ std::map<std::string, std::map<std::string, long>> manifest() {
   std::ifstream in(captures_dir() / "MANIFEST.txt");
   std::string line, current;
   while (std::getline(in, line)) {
-    if (!line.empty() && line[0] != ' ' && (line.ends_with(".pcap") || line.ends_with(".pcapng"))) current = line;
+    if (!line.empty() && line[0] != ' ' && (line.ends_with(".pcap") || line.ends_with(".pcapng")))
+      current = line;
     auto pos = line.find("contents: {");
     if (pos == std::string::npos || current.empty()) continue;
     std::string_view s(line);
@@ -1033,8 +1072,8 @@ std::map<std::string, std::map<std::string, long>> manifest() {
   return out;
 }
 
-#define STRATA_NEED_CAPTURES()                                                                        \
-  if (!std::filesystem::is_directory(captures_dir()))                                               \
+#define STRATA_NEED_CAPTURES()                        \
+  if (!std::filesystem::is_directory(captures_dir())) \
   GTEST_SKIP() << "no captures at " << captures_dir() << " (set STRATA_SHARED_DIR to the shared/ folder)"
 
 TEST(PacketParseCaptures, EveryFrameIsAccountedForAndFeatureCountsMatchTheManifest) {
@@ -1052,9 +1091,12 @@ TEST(PacketParseCaptures, EveryFrameIsAccountedForAndFeatureCountsMatchTheManife
       const bytes& f = c.frames[i];
       auto r = P(f, c.lt, c.wire[i]);
       expect_consistent(r, f.size(), name + " frame " + std::to_string(i + 1));
-      if (r.ok()) ++ok;
-      else if (r.is_not_ip()) ++not_ip;
-      else ++bad;
+      if (r.ok())
+        ++ok;
+      else if (r.is_not_ip())
+        ++not_ip;
+      else
+        ++bad;
       bool is6 = r.fam == family::v6;
       if (r.link.vlan_count > 0) ++n["vlan"];
       if (r.fam == family::v4 && r.frag.is_fragment()) ++n["ipv4_frag"];
@@ -1144,7 +1186,8 @@ TEST(PacketParseCaptures, TruncationSweep) {
     }
   }
   RecordProperty("cuts", static_cast<int>(cuts));
-  std::cout << "[ truncation ] " << cuts << " cuts, " << became_malformed << " malformed as complete frames\n";
+  std::cout << "[ truncation ] " << cuts << " cuts, " << became_malformed
+            << " malformed as complete frames\n";
   EXPECT_GT(cuts, 100000u);
 }
 
@@ -1230,7 +1273,8 @@ TEST(PacketParseCaptures, CorruptionSweep) {
       }
     }
   }
-  for (const auto& [what, n] : tried) std::cout << "[ corruption ] " << what << ": " << n << " variants, " << malformed[what] << " malformed\n";
+  for (const auto& [what, n] : tried)
+    std::cout << "[ corruption ] " << what << ": " << n << " variants, " << malformed[what] << " malformed\n";
   EXPECT_GT(tried["ipv4 ihl"], 0);
   EXPECT_GT(tried["ipv6 payload length"], 0);
   EXPECT_GT(tried["tcp data offset"], 0);
@@ -1286,7 +1330,9 @@ TEST(PacketParseCaptures, EveryLinkTypeAndRandomMutations) {
 
 #else
 
-TEST(PacketParseCaptures, NeedLibpcap) { GTEST_SKIP() << "built without libpcap (strata::pcap): real captures not read"; }
+TEST(PacketParseCaptures, NeedLibpcap) {
+  GTEST_SKIP() << "built without libpcap (strata::pcap): real captures not read";
+}
 
 #endif
 

@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <iterator>
-#include <tuple>
-#include <utility>
 #include <map>
 #include <random>
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -72,19 +72,24 @@ const std::map<path_kind, row>& spec_rows() {
   static const std::map<path_kind, row> rows = {
       // §4 TCP
       {path_kind::tcp_active_open,
-       {"ALE_BIND_REDIRECT_V4", "ALE_RESOURCE_ASSIGNMENT_V4", "ALE_CONNECT_REDIRECT_V4", "ALE_AUTH_CONNECT_V4",
-        "OUTBOUND_TRANSPORT_V4", "OUTBOUND_IPPACKET_V4"}},
-      // "The server's passive open (ALE_BIND_REDIRECT, ALE_RESOURCE_ASSIGNMENT, ALE_AUTH_LISTEN) belongs to the
+       {"ALE_BIND_REDIRECT_V4", "ALE_RESOURCE_ASSIGNMENT_V4", "ALE_CONNECT_REDIRECT_V4",
+        "ALE_AUTH_CONNECT_V4", "OUTBOUND_TRANSPORT_V4", "OUTBOUND_IPPACKET_V4"}},
+      // "The server's passive open (ALE_BIND_REDIRECT, ALE_RESOURCE_ASSIGNMENT, ALE_AUTH_LISTEN) belongs to
+      // the
       // listen() call"
-      {path_kind::tcp_passive_open, {"ALE_BIND_REDIRECT_V4", "ALE_RESOURCE_ASSIGNMENT_V4", "ALE_AUTH_LISTEN_V4"}},
-      {path_kind::tcp_inbound_syn, {"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "ALE_AUTH_RECV_ACCEPT_V4"}},
+      {path_kind::tcp_passive_open,
+       {"ALE_BIND_REDIRECT_V4", "ALE_RESOURCE_ASSIGNMENT_V4", "ALE_AUTH_LISTEN_V4"}},
+      {path_kind::tcp_inbound_syn,
+       {"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "ALE_AUTH_RECV_ACCEPT_V4"}},
       {path_kind::tcp_inbound_syn_no_listener, {"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4_DISCARD"}},
       {path_kind::tcp_outbound_syn_ack, {"OUTBOUND_TRANSPORT_V4", "OUTBOUND_IPPACKET_V4"}},
       {path_kind::tcp_inbound_syn_ack, {"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4"}},
-      {path_kind::tcp_outbound_final_ack, {"ALE_FLOW_ESTABLISHED_V4", "OUTBOUND_TRANSPORT_V4", "OUTBOUND_IPPACKET_V4"}},
+      {path_kind::tcp_outbound_final_ack,
+       {"ALE_FLOW_ESTABLISHED_V4", "OUTBOUND_TRANSPORT_V4", "OUTBOUND_IPPACKET_V4"}},
       {path_kind::tcp_outbound_final_ack_payload,
        {"ALE_FLOW_ESTABLISHED_V4", "STREAM_V4", "OUTBOUND_TRANSPORT_V4", "OUTBOUND_IPPACKET_V4"}},
-      {path_kind::tcp_inbound_final_ack, {"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "ALE_FLOW_ESTABLISHED_V4"}},
+      {path_kind::tcp_inbound_final_ack,
+       {"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "ALE_FLOW_ESTABLISHED_V4"}},
       {path_kind::tcp_inbound_final_ack_payload,
        {"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "ALE_FLOW_ESTABLISHED_V4", "STREAM_V4"}},
       {path_kind::tcp_outbound_data, {"STREAM_V4", "OUTBOUND_TRANSPORT_V4", "OUTBOUND_IPPACKET_V4"}},
@@ -92,13 +97,15 @@ const std::map<path_kind, row>& spec_rows() {
       {path_kind::tcp_outbound_segment, {"OUTBOUND_TRANSPORT_V4", "OUTBOUND_IPPACKET_V4"}},
       {path_kind::tcp_inbound_segment, {"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4"}},
       // §8 "success, inbound TCP: INBOUND_IPPACKET, INBOUND_TRANSPORT, ALE_AUTH_RECV_ACCEPT, STREAM" with
-      // IS_REAUTHORIZE on the ALE step; a segment without payload has no STREAM step (§4: "STREAM if payload").
+      // IS_REAUTHORIZE on the ALE step; a segment without payload has no STREAM step (§4: "STREAM if
+      // payload").
       // The ALE layer is "the ALE authorization layer of the flow's origin", in either direction; "Outbound
       // packets mirror this at ALE_AUTH_CONNECT before STREAM/DATAGRAM_DATA".
       {path_kind::tcp_inbound_reauthorize,
        {"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "ALE_AUTH_RECV_ACCEPT_V4+IS_REAUTHORIZE"}},
       {path_kind::tcp_inbound_reauthorize_payload,
-       {"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "ALE_AUTH_RECV_ACCEPT_V4+IS_REAUTHORIZE", "STREAM_V4"}},
+       {"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "ALE_AUTH_RECV_ACCEPT_V4+IS_REAUTHORIZE",
+        "STREAM_V4"}},
       {path_kind::tcp_inbound_reauthorize_connect,
        {"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "ALE_AUTH_CONNECT_V4+IS_REAUTHORIZE"}},
       {path_kind::tcp_inbound_reauthorize_connect_payload,
@@ -110,11 +117,13 @@ const std::map<path_kind, row>& spec_rows() {
       {path_kind::tcp_outbound_reauthorize_accept,
        {"ALE_AUTH_RECV_ACCEPT_V4+IS_REAUTHORIZE", "OUTBOUND_TRANSPORT_V4", "OUTBOUND_IPPACKET_V4"}},
       {path_kind::tcp_outbound_reauthorize_accept_payload,
-       {"ALE_AUTH_RECV_ACCEPT_V4+IS_REAUTHORIZE", "STREAM_V4", "OUTBOUND_TRANSPORT_V4", "OUTBOUND_IPPACKET_V4"}},
+       {"ALE_AUTH_RECV_ACCEPT_V4+IS_REAUTHORIZE", "STREAM_V4", "OUTBOUND_TRANSPORT_V4",
+        "OUTBOUND_IPPACKET_V4"}},
       // §4 UDP and every other non-TCP protocol
       {path_kind::datagram_outbound_first_bind,
-       {"ALE_BIND_REDIRECT_V4", "ALE_RESOURCE_ASSIGNMENT_V4", "ALE_CONNECT_REDIRECT_V4", "ALE_AUTH_CONNECT_V4",
-        "ALE_FLOW_ESTABLISHED_V4", "DATAGRAM_DATA_V4", "OUTBOUND_TRANSPORT_V4", "OUTBOUND_IPPACKET_V4"}},
+       {"ALE_BIND_REDIRECT_V4", "ALE_RESOURCE_ASSIGNMENT_V4", "ALE_CONNECT_REDIRECT_V4",
+        "ALE_AUTH_CONNECT_V4", "ALE_FLOW_ESTABLISHED_V4", "DATAGRAM_DATA_V4", "OUTBOUND_TRANSPORT_V4",
+        "OUTBOUND_IPPACKET_V4"}},
       {path_kind::datagram_outbound_first,
        {"ALE_CONNECT_REDIRECT_V4", "ALE_AUTH_CONNECT_V4", "ALE_FLOW_ESTABLISHED_V4", "DATAGRAM_DATA_V4",
         "OUTBOUND_TRANSPORT_V4", "OUTBOUND_IPPACKET_V4"}},
@@ -126,22 +135,28 @@ const std::map<path_kind, row>& spec_rows() {
       {path_kind::datagram_inbound, {"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "DATAGRAM_DATA_V4"}},
       // §8 "success, inbound UDP: INBOUND_IPPACKET, INBOUND_TRANSPORT, ALE_AUTH_RECV_ACCEPT, DATAGRAM_DATA"
       {path_kind::datagram_inbound_reauthorize,
-       {"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "ALE_AUTH_RECV_ACCEPT_V4+IS_REAUTHORIZE", "DATAGRAM_DATA_V4"}},
+       {"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "ALE_AUTH_RECV_ACCEPT_V4+IS_REAUTHORIZE",
+        "DATAGRAM_DATA_V4"}},
       {path_kind::datagram_inbound_reauthorize_connect,
-       {"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "ALE_AUTH_CONNECT_V4+IS_REAUTHORIZE", "DATAGRAM_DATA_V4"}},
+       {"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "ALE_AUTH_CONNECT_V4+IS_REAUTHORIZE",
+        "DATAGRAM_DATA_V4"}},
       {path_kind::datagram_outbound_reauthorize,
-       {"ALE_AUTH_CONNECT_V4+IS_REAUTHORIZE", "DATAGRAM_DATA_V4", "OUTBOUND_TRANSPORT_V4", "OUTBOUND_IPPACKET_V4"}},
+       {"ALE_AUTH_CONNECT_V4+IS_REAUTHORIZE", "DATAGRAM_DATA_V4", "OUTBOUND_TRANSPORT_V4",
+        "OUTBOUND_IPPACKET_V4"}},
       {path_kind::datagram_outbound_reauthorize_accept,
        {"ALE_AUTH_RECV_ACCEPT_V4+IS_REAUTHORIZE", "DATAGRAM_DATA_V4", "OUTBOUND_TRANSPORT_V4",
         "OUTBOUND_IPPACKET_V4"}},
       // §4 ICMP and ICMPv6 errors
-      {path_kind::icmp_error_outbound, {"OUTBOUND_ICMP_ERROR_V4", "OUTBOUND_TRANSPORT_V4", "OUTBOUND_IPPACKET_V4"}},
-      {path_kind::icmp_error_inbound, {"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "INBOUND_ICMP_ERROR_V4"}},
+      {path_kind::icmp_error_outbound,
+       {"OUTBOUND_ICMP_ERROR_V4", "OUTBOUND_TRANSPORT_V4", "OUTBOUND_IPPACKET_V4"}},
+      {path_kind::icmp_error_inbound,
+       {"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "INBOUND_ICMP_ERROR_V4"}},
       // §6 "A forwarded packet visits only IPFORWARD_V4/IPFORWARD_V6, once."
       {path_kind::forward, {"IPFORWARD_V4"}},
       // §5 "Forwarded fragments are classified one by one at IPFORWARD with flag IS_FRAGMENT"
       {path_kind::forward_fragment, {"IPFORWARD_V4+IS_FRAGMENT"}},
-      // §5 "every fragment visits INBOUND_IPPACKET as an IP packet and again as a fragment (flag IS_FRAGMENT)"
+      // §5 "every fragment visits INBOUND_IPPACKET as an IP packet and again as a fragment (flag
+      // IS_FRAGMENT)"
       {path_kind::inbound_fragment, {"INBOUND_IPPACKET_V4", "INBOUND_IPPACKET_V4+IS_FRAGMENT"}},
       // §9 "(inbound: INBOUND_MAC_FRAME_NATIVE, INBOUND_MAC_FRAME_ETHERNET; outbound:
       // OUTBOUND_MAC_FRAME_ETHERNET, OUTBOUND_MAC_FRAME_NATIVE)"
@@ -172,7 +187,8 @@ TEST(Paths, EveryKindHasARowInTheSpecTable) {
 TEST(Paths, EveryKindVisitsTheSpecsLayersInOrderV4AndV6) {
   for (const auto& [kind, r] : spec_rows()) {
     SCOPED_TRACE(std::string(strata::name(kind)));
-    EXPECT_EQ(render(strata::steps_of(kind, family::v4)), r) << join(render(strata::steps_of(kind, family::v4)));
+    EXPECT_EQ(render(strata::steps_of(kind, family::v4)), r)
+        << join(render(strata::steps_of(kind, family::v4)));
     EXPECT_EQ(render(strata::steps_of(kind, family::v6)), for_v6(r));
     EXPECT_EQ(render(strata::steps_of(path_key{kind, family::v4, false})), r);
     EXPECT_EQ(render(strata::steps_of(path_key{kind, family::v6, false})), for_v6(r));
@@ -190,13 +206,10 @@ TEST(Paths, ReassembledDatagrams) {
   }
   EXPECT_GE(reassembling, 15);
   // Spelled out once for one row: a reassembled UDP datagram for a listener.
-  const row udp = {"INBOUND_IPPACKET_V6",
-                   "INBOUND_IPPACKET_V6+IS_FRAGMENT",
-                   "INBOUND_IPPACKET_V6+IS_REASSEMBLED",
-                   "INBOUND_TRANSPORT_V6",
-                   "ALE_AUTH_RECV_ACCEPT_V6",
-                   "ALE_FLOW_ESTABLISHED_V6",
-                   "DATAGRAM_DATA_V6"};
+  const row udp = {
+      "INBOUND_IPPACKET_V6",  "INBOUND_IPPACKET_V6+IS_FRAGMENT", "INBOUND_IPPACKET_V6+IS_REASSEMBLED",
+      "INBOUND_TRANSPORT_V6", "ALE_AUTH_RECV_ACCEPT_V6",         "ALE_FLOW_ESTABLISHED_V6",
+      "DATAGRAM_DATA_V6"};
   using reassembled_udp = path::reassembled<path::udp::inbound_first<v6>>;
   EXPECT_EQ(render(reassembled_udp::steps), udp);
   EXPECT_TRUE(reassembled_udp::key.reassembled);
@@ -214,10 +227,12 @@ TEST(Paths, AllPathKeysHoldEveryKindBothFamiliesAndEveryReassembledVariant) {
         << "duplicate key " << strata::name(k.kind);
   }
   EXPECT_EQ(actual, expected);
-  for (std::size_t i = 0; i < strata::all_path_keys.size(); ++i) EXPECT_EQ(strata::index_of(strata::all_path_keys[i]), i);
+  for (std::size_t i = 0; i < strata::all_path_keys.size(); ++i)
+    EXPECT_EQ(strata::index_of(strata::all_path_keys[i]), i);
 }
 
-// --- the strata::path aliases -------------------------------------------------------------------------------
+// --- the strata::path aliases
+// -------------------------------------------------------------------------------
 template <class P>
 void expect_alias(path_kind kind, family f) {
   SCOPED_TRACE(std::string(strata::name(kind)) + (f == family::v4 ? " v4" : " v6"));
@@ -268,8 +283,8 @@ TEST(Paths, TheAliasesNameTheirRows) {
 
 // --- running policies along paths, with a trace -----------------------------------------------------------
 struct step_expect {
-  std::string layer;           ///< rendered with its flags, as in the tables
-  std::string_view filter{};   ///< deciding filter's name, "" for none
+  std::string layer;          ///< rendered with its flags, as in the tables
+  std::string_view filter{};  ///< deciding filter's name, "" for none
   action act = action::none;
 };
 
@@ -301,28 +316,30 @@ strata::path_result run(const incoming_values& v, const std::vector<step_expect>
 
 // §7: "When a layer's result is block, the packet visits that layer's _DISCARD twin next (where one exists)
 // and its traversal ends there; the packet's verdict is block and the record names the deciding filter."
-constexpr auto p_blocking = policy(
-    filter<"block-8080", layer::inbound_transport_v4>(action::block, strata::local_port == 8080),
-    filter<"block-8080-v6", layer::inbound_transport_v6>(action::block, strata::local_port == 8080),
-    filter<"redirect-block", layer::ale_connect_redirect_v4>(action::block, strata::remote_port == 25),
-    filter<"block-out-ip", layer::outbound_ippacket_v4>(action::block, strata::remote_address == "192.0.2.0/24"_v4),
-    filter<"see-drops", layer::inbound_transport_v4_discard>(action::permit));
+constexpr auto p_blocking =
+    policy(filter<"block-8080", layer::inbound_transport_v4>(action::block, strata::local_port == 8080),
+           filter<"block-8080-v6", layer::inbound_transport_v6>(action::block, strata::local_port == 8080),
+           filter<"redirect-block", layer::ale_connect_redirect_v4>(action::block, strata::remote_port == 25),
+           filter<"block-out-ip", layer::outbound_ippacket_v4>(action::block,
+                                                               strata::remote_address == "192.0.2.0/24"_v4),
+           filter<"see-drops", layer::inbound_transport_v4_discard>(action::permit));
 
 TEST(Blocking, ABlockGoesToTheDiscardTwinAndEnds) {
   using syn4 = path::tcp::inbound_syn<v4>;
-  auto r = run<p_blocking, syn4>({.local_port = 8080}, {{"INBOUND_IPPACKET_V4"},
-                                                        {"INBOUND_TRANSPORT_V4", "block-8080", action::block},
-                                                        {"INBOUND_TRANSPORT_V4_DISCARD", "see-drops", action::permit}});
+  auto r = run<p_blocking, syn4>({.local_port = 8080},
+                                 {{"INBOUND_IPPACKET_V4"},
+                                  {"INBOUND_TRANSPORT_V4", "block-8080", action::block},
+                                  {"INBOUND_TRANSPORT_V4_DISCARD", "see-drops", action::permit}});
   EXPECT_EQ(r.verdict, action::block);
   EXPECT_EQ(name_of<p_blocking>(r.filter), "block-8080");
   EXPECT_EQ(r.layer, layer_id::inbound_transport_v4);
   EXPECT_FALSE(r.stack_discard);
   EXPECT_FALSE(r.answer_suppressed);
 
-  r = run<p_blocking, path::tcp::inbound_syn<v6>>(
-      {.local_port = 8080}, {{"INBOUND_IPPACKET_V6"},
-                             {"INBOUND_TRANSPORT_V6", "block-8080-v6", action::block},
-                             {"INBOUND_TRANSPORT_V6_DISCARD"}});
+  r = run<p_blocking, path::tcp::inbound_syn<v6>>({.local_port = 8080},
+                                                  {{"INBOUND_IPPACKET_V6"},
+                                                   {"INBOUND_TRANSPORT_V6", "block-8080-v6", action::block},
+                                                   {"INBOUND_TRANSPORT_V6_DISCARD"}});
   EXPECT_EQ(r.verdict, action::block);
   EXPECT_EQ(name_of<p_blocking>(r.filter), "block-8080-v6");
 
@@ -353,28 +370,33 @@ TEST(Blocking, ABlockAtTheLastLayer) {
   EXPECT_EQ(name_of<p_blocking>(r.filter), "block-out-ip");
 }
 
-// The policy's default counts as the layer's result: a default block goes to the twin as well, with no filter.
+// The policy's default counts as the layer's result: a default block goes to the twin as well, with no
+// filter.
 constexpr auto p_default_block =
-    policy(strata::default_block, filter<"allow-22", layer::ale_auth_recv_accept_v4>(action::permit, strata::local_port == 22));
+    policy(strata::default_block,
+           filter<"allow-22", layer::ale_auth_recv_accept_v4>(action::permit, strata::local_port == 22));
 
 TEST(Blocking, ADefaultBlockGoesToTheTwinWithNoFilter) {
-  const auto r = run<p_default_block, path::tcp::inbound_syn<v4>>(
-      {.local_port = 80},
-      {{"INBOUND_IPPACKET_V4"}, {"INBOUND_TRANSPORT_V4"}, {"ALE_AUTH_RECV_ACCEPT_V4"}, {"ALE_AUTH_RECV_ACCEPT_V4_DISCARD"}});
+  const auto r = run<p_default_block, path::tcp::inbound_syn<v4>>({.local_port = 80},
+                                                                  {{"INBOUND_IPPACKET_V4"},
+                                                                   {"INBOUND_TRANSPORT_V4"},
+                                                                   {"ALE_AUTH_RECV_ACCEPT_V4"},
+                                                                   {"ALE_AUTH_RECV_ACCEPT_V4_DISCARD"}});
   EXPECT_EQ(r.verdict, action::block);
   EXPECT_EQ(r.filter, -1);
   EXPECT_EQ(r.layer, layer_id::ale_auth_recv_accept_v4);
 }
 
-// §7: "The stack's own discards (no listener) are indicated the same way, with no filter. Filters at a _DISCARD
-// layer see what was dropped; a block there also suppresses the stack's answer (the RST or the ICMP error)."
+// §7: "The stack's own discards (no listener) are indicated the same way, with no filter. Filters at a
+// _DISCARD layer see what was dropped; a block there also suppresses the stack's answer (the RST or the ICMP
+// error)."
 constexpr auto p_no_filters_at_discards = policy(filter<"unrelated", layer::stream_v4>(action::block));
-constexpr auto p_stealth = policy(
-    filter<"stealth-tcp", layer::inbound_transport_v4_discard>(
-        action::block, strata::discard_reason == strata::discard_reason_code::endpoint_not_found),
-    filter<"stealth-udp", layer::inbound_ippacket_v4_discard>(
-        action::block, strata::discard_reason == strata::discard_reason_code::port_unreachable),
-    filter<"log-tcp-v6", layer::inbound_transport_v6_discard>(action::permit));
+constexpr auto p_stealth =
+    policy(filter<"stealth-tcp", layer::inbound_transport_v4_discard>(
+               action::block, strata::discard_reason == strata::discard_reason_code::endpoint_not_found),
+           filter<"stealth-udp", layer::inbound_ippacket_v4_discard>(
+               action::block, strata::discard_reason == strata::discard_reason_code::port_unreachable),
+           filter<"log-tcp-v6", layer::inbound_transport_v6_discard>(action::permit));
 
 TEST(Blocking, StackDiscardsAndSuppressedAnswers) {
   auto r = run<p_no_filters_at_discards, path::tcp::inbound_syn_no_listener<v4>>(
@@ -404,7 +426,8 @@ TEST(Blocking, StackDiscardsAndSuppressedAnswers) {
   EXPECT_TRUE(r.stack_discard);
   EXPECT_FALSE(r.answer_suppressed);
   // No filter of the V6 policy for UDP: the stack's discard alone.
-  r = run<p_stealth, path::udp::inbound_no_listener<v6>>({}, {{"INBOUND_IPPACKET_V6"}, {"INBOUND_IPPACKET_V6_DISCARD"}});
+  r = run<p_stealth, path::udp::inbound_no_listener<v6>>(
+      {}, {{"INBOUND_IPPACKET_V6"}, {"INBOUND_IPPACKET_V6_DISCARD"}});
   EXPECT_EQ(r.verdict, action::block);
   EXPECT_FALSE(r.answer_suppressed);
 }
@@ -418,10 +441,12 @@ callout_answer record_discard(const incoming_values& v, bool) {
   g_seen_reason = v.discard_reason;
   return action::continue_;
 }
-constexpr auto p_record_discard = policy(
-    filter<"block-9", layer::inbound_transport_v4>(action::block, strata::local_port == 9),
-    filter<"record-transport-drop", layer::inbound_transport_v4_discard>(strata::callout_inspection(&record_discard)),
-    filter<"record-ip-drop", layer::inbound_ippacket_v4_discard>(strata::callout_inspection(&record_discard)));
+constexpr auto p_record_discard =
+    policy(filter<"block-9", layer::inbound_transport_v4>(action::block, strata::local_port == 9),
+           filter<"record-transport-drop", layer::inbound_transport_v4_discard>(
+               strata::callout_inspection(&record_discard)),
+           filter<"record-ip-drop", layer::inbound_ippacket_v4_discard>(
+               strata::callout_inspection(&record_discard)));
 
 TEST(Blocking, TheDiscardTwinReceivesTheDiscardModuleAndReason) {
   using strata::discard_module_code;
@@ -440,21 +465,27 @@ TEST(Blocking, TheDiscardTwinReceivesTheDiscardModuleAndReason) {
                            static_cast<std::uint32_t>(discard_reason_code::port_unreachable)};
   using cp = strata::compiled<p_record_discard>;
   EXPECT_EQ(seen([] { cp::run<path::tcp::inbound_syn<v4>>({.local_port = 9}); }), by_filter);
-  EXPECT_EQ(seen([] { strata::classify_generic(p_record_discard, path::tcp::inbound_syn<v4>::key, {.local_port = 9}); }),
+  EXPECT_EQ(seen([] {
+              strata::classify_generic(p_record_discard, path::tcp::inbound_syn<v4>::key, {.local_port = 9});
+            }),
             by_filter);
   EXPECT_EQ(seen([] { cp::run<path::tcp::inbound_syn_no_listener<v4>>({}); }), no_tcp_listener);
   EXPECT_EQ(seen([] { cp::run<path::udp::inbound_no_listener<v4>>({}); }), no_udp_listener);
-  EXPECT_EQ(seen([] { cp::run<path::tcp::inbound_syn<v4>>({.local_port = 10}); }), (mr{99, 99})) << "not dropped";
+  EXPECT_EQ(seen([] { cp::run<path::tcp::inbound_syn<v4>>({.local_port = 10}); }), (mr{99, 99}))
+      << "not dropped";
 }
 
-// §5 fragments, through a policy: FLAGS conditions see IS_FRAGMENT and IS_REASSEMBLED on their steps. A discard
-// twin offers its base layer's fields (arbitration.md), FLAGS among them, with the values of the dropped packet.
+// §5 fragments, through a policy: FLAGS conditions see IS_FRAGMENT and IS_REASSEMBLED on their steps. A
+// discard twin offers its base layer's fields (arbitration.md), FLAGS among them, with the values of the
+// dropped packet.
 constexpr auto p_fragments = policy(
     filter<"block-fragments-from-bad", layer::inbound_ippacket_v4>(
         action::block, strata::flags.all_set(flag::is_fragment), strata::remote_address == "192.0.2.0/24"_v4),
     filter<"block-reassembled-from-evil", layer::inbound_ippacket_v4>(
-        action::block, strata::flags.all_set(flag::is_reassembled), strata::remote_address == "198.51.100.0/24"_v4),
-    filter<"block-forwarded-fragments", layer::ipforward_v4>(action::block, strata::flags.any_set(flag::is_fragment)));
+        action::block, strata::flags.all_set(flag::is_reassembled),
+        strata::remote_address == "198.51.100.0/24"_v4),
+    filter<"block-forwarded-fragments", layer::ipforward_v4>(action::block,
+                                                             strata::flags.any_set(flag::is_fragment)));
 
 TEST(Fragments, FlagsTravelWithTheirSteps) {
   using reassembled_udp = path::reassembled<path::udp::inbound_first<v4>>;
@@ -483,12 +514,13 @@ TEST(Fragments, FlagsTravelWithTheirSteps) {
        {"INBOUND_IPPACKET_V4_DISCARD+IS_REASSEMBLED"}});
   EXPECT_EQ(r.verdict, action::block);
   // A fragment that does not complete its datagram visits no transport layer.
-  r = run<p_fragments, path::inbound_fragment<v4>>({.remote_address = "198.51.100.7"_v4},
-                                                   {{"INBOUND_IPPACKET_V4"}, {"INBOUND_IPPACKET_V4+IS_FRAGMENT"}});
+  r = run<p_fragments, path::inbound_fragment<v4>>(
+      {.remote_address = "198.51.100.7"_v4}, {{"INBOUND_IPPACKET_V4"}, {"INBOUND_IPPACKET_V4+IS_FRAGMENT"}});
   EXPECT_EQ(r.verdict, action::permit);
   // Forwarded fragments one by one at IPFORWARD with IS_FRAGMENT; a whole forwarded packet has no such flag.
   r = run<p_fragments, path::forward_fragment<v4>>(
-      {}, {{"IPFORWARD_V4+IS_FRAGMENT", "block-forwarded-fragments", action::block}, {"IPFORWARD_V4_DISCARD+IS_FRAGMENT"}});
+      {}, {{"IPFORWARD_V4+IS_FRAGMENT", "block-forwarded-fragments", action::block},
+           {"IPFORWARD_V4_DISCARD+IS_FRAGMENT"}});
   EXPECT_EQ(r.verdict, action::block);
   r = run<p_fragments, path::forward<v4>>({}, {{"IPFORWARD_V4"}});
   EXPECT_EQ(r.verdict, action::permit);
@@ -506,16 +538,16 @@ TEST(Paths, ThePacketsOwnFlagsAreKeptOnEveryStep) {
 }
 
 // §8 reauthorization: success and failure, both directions, TCP and UDP.
-constexpr auto p_reauth = policy(
-    filter<"revoke-9000", layer::ale_auth_recv_accept_v4>(action::block, strata::flags.all_set(flag::is_reauthorize),
-                                                          strata::local_port == 9000),
-    filter<"revoke-9000-connect", layer::ale_auth_connect_v4>(action::block, strata::flags.all_set(flag::is_reauthorize),
-                                                              strata::remote_port == 9000),
-    filter<"revoke-9000-v6", layer::ale_auth_recv_accept_v6>(action::block, strata::flags.all_set(flag::is_reauthorize),
-                                                             strata::local_port == 9000),
-    // Never matches a reauthorization: the flag is set there.
-    filter<"first-time-only", layer::ale_auth_recv_accept_v4>(action::block, strata::flags.none_set(flag::is_reauthorize),
-                                                              strata::local_port == 7000));
+constexpr auto p_reauth =
+    policy(filter<"revoke-9000", layer::ale_auth_recv_accept_v4>(
+               action::block, strata::flags.all_set(flag::is_reauthorize), strata::local_port == 9000),
+           filter<"revoke-9000-connect", layer::ale_auth_connect_v4>(
+               action::block, strata::flags.all_set(flag::is_reauthorize), strata::remote_port == 9000),
+           filter<"revoke-9000-v6", layer::ale_auth_recv_accept_v6>(
+               action::block, strata::flags.all_set(flag::is_reauthorize), strata::local_port == 9000),
+           // Never matches a reauthorization: the flag is set there.
+           filter<"first-time-only", layer::ale_auth_recv_accept_v4>(
+               action::block, strata::flags.none_set(flag::is_reauthorize), strata::local_port == 7000));
 
 TEST(Reauthorization, SuccessAndFailureInboundCreatedFlows) {
   auto r = run<p_reauth, path::tcp::inbound_reauthorize_payload<v4>>(
@@ -524,11 +556,11 @@ TEST(Reauthorization, SuccessAndFailureInboundCreatedFlows) {
                            {"ALE_AUTH_RECV_ACCEPT_V4+IS_REAUTHORIZE"},
                            {"STREAM_V4"}});
   EXPECT_EQ(r.verdict, action::permit);
-  r = run<p_reauth, path::tcp::inbound_reauthorize_payload<v4>>(
-      {.local_port = 7000}, {{"INBOUND_IPPACKET_V4"},
-                             {"INBOUND_TRANSPORT_V4"},
-                             {"ALE_AUTH_RECV_ACCEPT_V4+IS_REAUTHORIZE"},
-                             {"STREAM_V4"}});
+  r = run<p_reauth, path::tcp::inbound_reauthorize_payload<v4>>({.local_port = 7000},
+                                                                {{"INBOUND_IPPACKET_V4"},
+                                                                 {"INBOUND_TRANSPORT_V4"},
+                                                                 {"ALE_AUTH_RECV_ACCEPT_V4+IS_REAUTHORIZE"},
+                                                                 {"STREAM_V4"}});
   EXPECT_EQ(r.verdict, action::permit) << "a filter requiring no IS_REAUTHORIZE does not match";
   // "failure: …, ALE_AUTH_RECV_ACCEPT, ALE_AUTH_RECV_ACCEPT_DISCARD"
   r = run<p_reauth, path::tcp::inbound_reauthorize_payload<v4>>(
@@ -544,11 +576,11 @@ TEST(Reauthorization, SuccessAndFailureInboundCreatedFlows) {
                              {"ALE_AUTH_RECV_ACCEPT_V4+IS_REAUTHORIZE", "revoke-9000", action::block},
                              {"ALE_AUTH_RECV_ACCEPT_V4_DISCARD+IS_REAUTHORIZE"}});
   EXPECT_EQ(r.verdict, action::block);
-  r = run<p_reauth, path::udp::inbound_reauthorize<v6>>(
-      {.local_port = 53}, {{"INBOUND_IPPACKET_V6"},
-                           {"INBOUND_TRANSPORT_V6"},
-                           {"ALE_AUTH_RECV_ACCEPT_V6+IS_REAUTHORIZE"},
-                           {"DATAGRAM_DATA_V6"}});
+  r = run<p_reauth, path::udp::inbound_reauthorize<v6>>({.local_port = 53},
+                                                        {{"INBOUND_IPPACKET_V6"},
+                                                         {"INBOUND_TRANSPORT_V6"},
+                                                         {"ALE_AUTH_RECV_ACCEPT_V6+IS_REAUTHORIZE"},
+                                                         {"DATAGRAM_DATA_V6"}});
   EXPECT_EQ(r.verdict, action::permit);
   r = run<p_reauth, path::tcp::inbound_reauthorize<v6>>(
       {.local_port = 9000}, {{"INBOUND_IPPACKET_V6"},
@@ -571,11 +603,11 @@ TEST(Reauthorization, SuccessAndFailureInboundCreatedFlows) {
 
 TEST(Reauthorization, SuccessAndFailureOutboundCreatedFlows) {
   // "Outbound packets mirror this at ALE_AUTH_CONNECT before STREAM/DATAGRAM_DATA."
-  auto r = run<p_reauth, path::tcp::outbound_reauthorize_payload<v4>>(
-      {.remote_port = 443}, {{"ALE_AUTH_CONNECT_V4+IS_REAUTHORIZE"},
-                             {"STREAM_V4"},
-                             {"OUTBOUND_TRANSPORT_V4"},
-                             {"OUTBOUND_IPPACKET_V4"}});
+  auto r = run<p_reauth, path::tcp::outbound_reauthorize_payload<v4>>({.remote_port = 443},
+                                                                      {{"ALE_AUTH_CONNECT_V4+IS_REAUTHORIZE"},
+                                                                       {"STREAM_V4"},
+                                                                       {"OUTBOUND_TRANSPORT_V4"},
+                                                                       {"OUTBOUND_IPPACKET_V4"}});
   EXPECT_EQ(r.verdict, action::permit);
   r = run<p_reauth, path::tcp::outbound_reauthorize_payload<v4>>(
       {.remote_port = 9000}, {{"ALE_AUTH_CONNECT_V4+IS_REAUTHORIZE", "revoke-9000-connect", action::block},
@@ -640,42 +672,51 @@ constexpr auto r_policy_1 = policy(
     filter<"a5", layer::inbound_ippacket_v6>(s_admin, action::block, remote_address == "2001:db8:1::/48"_v6),
     filter<"a6", layer::inbound_ippacket_v6>(s_base, strata::callout_terminating(&by_port)),
     filter<"a7", layer::inbound_transport_v4>(weight(3), action::block, local_port == 23 || local_port == 25),
-    filter<"a8", layer::inbound_transport_v4>(weight(2), action::permit, local_port == strata::range(1, 1023)),
+    filter<"a8", layer::inbound_transport_v4>(weight(2), action::permit,
+                                              local_port == strata::range(1, 1023)),
     filter<"a9", layer::inbound_transport_v4>(s_apps, action::continue_, ip_protocol == strata::proto::udp),
-    filter<"a10", layer::inbound_transport_v4>(s_apps, strata::callout_terminating(&by_port), ip_protocol == 6),
+    filter<"a10", layer::inbound_transport_v4>(s_apps, strata::callout_terminating(&by_port),
+                                               ip_protocol == 6),
     filter<"a11", layer::inbound_transport_v6>(action::block, local_port == 9000),
     filter<"a12", layer::ale_auth_recv_accept_v4>(s_admin, action::permit, strata::clear_action_right,
                                                   local_port == 22, remote_address == "10.0.0.0/8"_v4),
     filter<"a13", layer::ale_auth_recv_accept_v4>(s_base, action::block, local_port == 22),
     filter<"a14", layer::ale_auth_recv_accept_v4>(s_apps, strata::callout_unknown(&veto_when_no_right)),
-    filter<"a15", layer::ale_auth_recv_accept_v4>(s_apps, strata::callout_terminating(strata::unregistered_callout),
+    filter<"a15", layer::ale_auth_recv_accept_v4>(s_apps,
+                                                  strata::callout_terminating(strata::unregistered_callout),
                                                   strata::permit_if_callout_unregistered, local_port == 8080),
     filter<"a16", layer::ale_auth_recv_accept_v6>(s_base, action::permit, remote_address == "fd00::/8"_v6),
     filter<"a17", layer::ale_auth_recv_accept_v6>(s_apps, action::block, flags.any_set(flag::is_reauthorize)),
-    filter<"a18", layer::ale_auth_connect_v4>(s_base, action::block, remote_port == 25, remote_address != "10.0.0.0/8"_v4),
+    filter<"a18", layer::ale_auth_connect_v4>(s_base, action::block, remote_port == 25,
+                                              remote_address != "10.0.0.0/8"_v4),
     filter<"a19", layer::ale_auth_connect_v4>(s_base, action::permit, strata::ale_app_id.prefix("app.exe")),
-    filter<"a20", layer::ale_auth_connect_v4>(s_apps, action::block, strata::ale_app_id.equal_case_insensitive("\\device\\y\\svc.exe")),
+    filter<"a20", layer::ale_auth_connect_v4>(
+        s_apps, action::block, strata::ale_app_id.equal_case_insensitive("\\device\\y\\svc.exe")),
     filter<"a21", layer::ale_flow_established_v4>(strata::callout_inspection(&inspect_only)),
     filter<"a22", layer::datagram_data_v4>(s_admin, strata::callout_terminating(&hard_by_remote_port)),
     filter<"a23", layer::datagram_data_v4>(s_base, action::block, remote_port == 53, local_port != 53),
     filter<"a24", layer::stream_v4>(action::block, remote_port == 6667),
-    filter<"a25", layer::outbound_transport_v4>(s_base, action::block, remote_port == strata::range(6000, 6100)),
+    filter<"a25", layer::outbound_transport_v4>(s_base, action::block,
+                                                remote_port == strata::range(6000, 6100)),
     filter<"a26", layer::outbound_ippacket_v6>(action::block, remote_address == "2001:db8::/32"_v6,
                                                remote_address != "2001:db8::1"_v6),
     filter<"a27", layer::inbound_transport_v4_discard>(action::block, remote_address == "10.0.0.0/8"_v4),
     filter<"a28", layer::inbound_ippacket_v4_discard>(strata::callout_unknown(&by_port)),
     filter<"a29", layer::ipforward_v4>(action::block, flags.all_set(flag::is_fragment)),
-    filter<"a30", layer::inbound_icmp_error_v4>(action::block, strata::icmp_type == 3, strata::embedded_remote_port == 53),
+    filter<"a30", layer::inbound_icmp_error_v4>(action::block, strata::icmp_type == 3,
+                                                strata::embedded_remote_port == 53),
     filter<"a31", layer::ale_bind_redirect_v4>(s_apps, action::block, local_port == 0),
     filter<"a32", layer::ale_auth_recv_accept_v4_discard>(strata::callout_inspection(&inspect_only)));
 
 constexpr auto r_policy_2 = policy(
     strata::default_block, s_inspect, s_admin,
-    filter<"b1", layer::ale_auth_recv_accept_v4>(s_admin, action::permit, local_port == 22 || local_port == 80 ||
-                                                                              local_port == 443),
+    filter<"b1", layer::ale_auth_recv_accept_v4>(s_admin, action::permit,
+                                                 local_port == 22 || local_port == 80 || local_port == 443),
     filter<"b2", layer::ale_auth_recv_accept_v4>(s_inspect, strata::callout_inspection(&inspect_only)),
-    filter<"b3", layer::ale_auth_recv_accept_v6>(s_admin, action::permit, local_port == 22, remote_address == "fd00::/8"_v6),
-    filter<"b4", layer::ale_auth_connect_v4>(s_admin, action::permit, remote_port == 53 || remote_port == 443),
+    filter<"b3", layer::ale_auth_recv_accept_v6>(s_admin, action::permit, local_port == 22,
+                                                 remote_address == "fd00::/8"_v6),
+    filter<"b4", layer::ale_auth_connect_v4>(s_admin, action::permit,
+                                             remote_port == 53 || remote_port == 443),
     filter<"b5", layer::ale_auth_connect_v4>(s_admin, action::permit, ip_protocol == strata::proto::icmp),
     filter<"b6", layer::ale_auth_connect_v6>(s_admin, action::permit, remote_port == 443),
     filter<"b7", layer::inbound_transport_v4>(s_admin, action::continue_, local_port > 1024),
@@ -688,7 +729,8 @@ constexpr auto r_policy_2 = policy(
     filter<"b14", layer::inbound_ippacket_v4>(s_admin, action::permit, local_address == "10.0.0.0/8"_v4),
     filter<"b15", layer::inbound_ippacket_v4>(s_inspect, action::block, flags.all_set(flag::is_reassembled)),
     filter<"b16", layer::outbound_ippacket_v4>(s_admin, action::permit, flags.none_set(flag::is_loopback)),
-    filter<"b17", layer::ipforward_v6>(s_admin, action::permit, strata::ip_destination_address == "2001:db8::/32"_v6),
+    filter<"b17", layer::ipforward_v6>(s_admin, action::permit,
+                                       strata::ip_destination_address == "2001:db8::/32"_v6),
     filter<"b18", layer::ipforward_v4>(s_admin, action::permit),
     filter<"b19", layer::ale_flow_established_v6>(s_admin, action::permit),
     filter<"b20", layer::stream_v6>(s_admin, action::block, remote_port == 6667),
@@ -696,23 +738,30 @@ constexpr auto r_policy_2 = policy(
     filter<"b22", layer::outbound_icmp_error_v4>(s_admin, action::block, strata::icmp_type == 3),
     filter<"b23", layer::inbound_icmp_error_v6>(s_admin, action::permit, strata::embedded_protocol == 17),
     filter<"b24", layer::ale_resource_assignment_v4>(s_admin, action::permit, local_port != 0),
-    filter<"b25", layer::ale_connect_redirect_v6>(s_inspect, strata::callout_unknown(strata::unregistered_callout)));
+    filter<"b25", layer::ale_connect_redirect_v6>(s_inspect,
+                                                  strata::callout_unknown(strata::unregistered_callout)));
 
 constexpr auto r_policy_3 = policy(
-    filter<"c1", layer::inbound_transport_v6>(s_admin, action::permit, strata::hard, remote_address == "fd00::/8"_v6),
+    filter<"c1", layer::inbound_transport_v6>(s_admin, action::permit, strata::hard,
+                                              remote_address == "fd00::/8"_v6),
     filter<"c2", layer::inbound_transport_v6>(s_base, strata::callout_unknown(&veto_when_no_right)),
     filter<"c3", layer::inbound_transport_v6>(s_apps, action::block, local_port == 9000),
-    filter<"c4", layer::inbound_transport_v6>(s_apps, strata::exact_weight(7), action::block, local_port == 9001),
-    filter<"c5", layer::inbound_transport_v6>(s_apps, strata::exact_weight(7), action::permit, local_port == 9001),
+    filter<"c4", layer::inbound_transport_v6>(s_apps, strata::exact_weight(7), action::block,
+                                              local_port == 9001),
+    filter<"c5", layer::inbound_transport_v6>(s_apps, strata::exact_weight(7), action::permit,
+                                              local_port == 9001),
     filter<"c6", layer::inbound_ippacket_v6>(s_base, action::block, local_address == "fe80::/10"_v6,
                                              flags.none_set(flag::is_loopback)),
     filter<"c7", layer::inbound_ippacket_v6>(s_base, action::block, flags.any_set(flag::is_fragment)),
     filter<"c8", layer::inbound_ippacket_v6_discard>(action::block),
-    filter<"c9", layer::ale_auth_recv_accept_v6>(s_admin, strata::callout_terminating(&by_port), remote_port > 1024),
+    filter<"c9", layer::ale_auth_recv_accept_v6>(s_admin, strata::callout_terminating(&by_port),
+                                                 remote_port > 1024),
     filter<"c10", layer::ale_auth_recv_accept_v6>(s_base, strata::callout_terminating(&hard_by_remote_port)),
     filter<"c11", layer::ale_auth_recv_accept_v6>(s_apps, strata::callout_unknown(&veto_when_no_right)),
-    filter<"c12", layer::ale_auth_connect_v6>(weight(15), action::block, remote_address == "2001:db8:1::/48"_v6),
-    filter<"c13", layer::ale_auth_connect_v6>(weight(14), action::permit, remote_address == "2001:db8::/32"_v6),
+    filter<"c12", layer::ale_auth_connect_v6>(weight(15), action::block,
+                                              remote_address == "2001:db8:1::/48"_v6),
+    filter<"c13", layer::ale_auth_connect_v6>(weight(14), action::permit,
+                                              remote_address == "2001:db8::/32"_v6),
     filter<"c14", layer::ale_auth_connect_v6>(action::block, strata::ale_app_id == "\\device\\x\\app.exe"),
     filter<"c15", layer::ale_auth_connect_v6>(action::permit, strata::ale_app_id.not_prefix(".exe")),
     filter<"c16", layer::datagram_data_v6>(s_base, action::block, remote_port == 53, ip_protocol == 6),
@@ -721,8 +770,10 @@ constexpr auto r_policy_3 = policy(
     filter<"c19", layer::outbound_transport_v6>(s_apps, strata::callout_unknown(&veto_when_no_right)),
     filter<"c20", layer::outbound_ippacket_v6>(action::block, remote_address == "ff00::/8"_v6),
     filter<"c21", layer::ale_flow_established_v6>(action::block, remote_port == 31337),
-    filter<"c22", layer::stream_v6>(s_base, strata::callout_terminating(&by_port), local_port == strata::range(7000, 7999)),
-    filter<"c23", layer::inbound_icmp_error_v6>(action::block, strata::icmp_type == 1, strata::icmp_code == 4),
+    filter<"c22", layer::stream_v6>(s_base, strata::callout_terminating(&by_port),
+                                    local_port == strata::range(7000, 7999)),
+    filter<"c23", layer::inbound_icmp_error_v6>(action::block, strata::icmp_type == 1,
+                                                strata::icmp_code == 4),
     filter<"c24", layer::outbound_icmp_error_v6>(action::block, strata::icmp_type == 1),
     filter<"c25", layer::ipforward_v6>(action::block, strata::ip_source_address == "2001:db8:1::/48"_v6),
     filter<"c26", layer::ipforward_v6_discard>(action::permit),
@@ -732,9 +783,11 @@ constexpr auto r_policy_3 = policy(
     filter<"c30", layer::inbound_transport_v6_discard>(action::block, local_port == 9000),
     filter<"c31", layer::ale_auth_recv_accept_v6_discard>(strata::callout_unknown(&by_port)),
     filter<"c32", layer::inbound_ippacket_v4>(action::block, remote_address == "0.0.0.0/1"_v4),
-    filter<"c33", layer::inbound_transport_v4>(action::block, flags.all_set(flag::is_loopback | flag::is_fragment)),
+    filter<"c33", layer::inbound_transport_v4>(action::block,
+                                               flags.all_set(flag::is_loopback | flag::is_fragment)),
     filter<"c34", layer::ale_auth_recv_accept_v4>(s_apps, strata::callout_terminating(&by_port)),
-    filter<"c35", layer::datagram_data_v4>(action::block, remote_port == 53 || remote_port == 5353, local_port == 1));
+    filter<"c35", layer::datagram_data_v4>(action::block, remote_port == 53 || remote_port == 5353,
+                                           local_port == 1));
 
 struct value_pair {
   incoming_values v4, v6;
@@ -742,14 +795,16 @@ struct value_pair {
 
 value_pair random_values(std::mt19937_64& rng) {
   const auto pick = [&](auto const& pool) { return pool[rng() % std::size(pool)]; };
-  static constexpr std::uint16_t ports[] = {0, 1, 2, 3, 4, 11, 22, 23, 25, 53, 80, 443, 1024, 1025, 5353,
-                                            6000, 6050, 6667, 7000, 7777, 8080, 9000, 9001, 31337, 50001, 65535};
-  static const strata::address v4s[] = {"10.0.0.1"_v4,     "10.1.2.3"_v4,    "10.200.0.9"_v4, "192.168.1.5"_v4,
-                                        "192.0.2.1"_v4,    "8.8.8.8"_v4,     "127.0.0.1"_v4,  "200.1.1.1"_v4};
-  static const strata::address v6s[] = {"2001:db8::1"_v6, "2001:db8:1::5"_v6, "2001:db8:2::9"_v6, "fd00::2"_v6,
-                                        "fe80::1"_v6,     "::1"_v6,           "ff02::1"_v6,       "2a00::1"_v6};
-  static constexpr std::string_view apps[] = {"\\device\\x\\app.exe", "\\DEVICE\\X\\APP.EXE", "\\device\\y\\svc.exe",
-                                              "\\device\\y\\svc.dll", ""};
+  static constexpr std::uint16_t ports[] = {0,    1,    2,    3,    4,    11,    22,    23,   25,
+                                            53,   80,   443,  1024, 1025, 5353,  6000,  6050, 6667,
+                                            7000, 7777, 8080, 9000, 9001, 31337, 50001, 65535};
+  static const strata::address v4s[] = {"10.0.0.1"_v4,  "10.1.2.3"_v4, "10.200.0.9"_v4, "192.168.1.5"_v4,
+                                        "192.0.2.1"_v4, "8.8.8.8"_v4,  "127.0.0.1"_v4,  "200.1.1.1"_v4};
+  static const strata::address v6s[] = {"2001:db8::1"_v6, "2001:db8:1::5"_v6, "2001:db8:2::9"_v6,
+                                        "fd00::2"_v6,     "fe80::1"_v6,       "::1"_v6,
+                                        "ff02::1"_v6,     "2a00::1"_v6};
+  static constexpr std::string_view apps[] = {"\\device\\x\\app.exe", "\\DEVICE\\X\\APP.EXE",
+                                              "\\device\\y\\svc.exe", "\\device\\y\\svc.dll", ""};
   static constexpr std::uint8_t protocols[] = {1, 6, 17, 58};
   static constexpr std::uint32_t flag_bits[] = {flag::is_loopback, flag::is_reauthorize, flag::is_fragment,
                                                 flag::is_reassembled, flag::is_ipsec_secured};
@@ -794,10 +849,11 @@ cross_check_counts cross_check(std::uint64_t seed, int samples) {
       // The no-trace pipeline decides the same.
       same = same && strata::compiled<P>::classify(key, v) == c;
       if (!same && ++mismatches <= 5) {
-        ADD_FAILURE() << "sample " << i << " path " << strata::name(key.kind) << (key.fam == family::v6 ? " v6" : " v4")
-                      << (key.reassembled ? " reassembled" : "") << ": compiled " << strata::name(c.verdict) << " by "
-                      << c.filter << " [" << join(render(tc)) << "] vs generic " << strata::name(g.verdict) << " by "
-                      << g.filter << " [" << join(render(tg)) << "]";
+        ADD_FAILURE() << "sample " << i << " path " << strata::name(key.kind)
+                      << (key.fam == family::v6 ? " v6" : " v4") << (key.reassembled ? " reassembled" : "")
+                      << ": compiled " << strata::name(c.verdict) << " by " << c.filter << " ["
+                      << join(render(tc)) << "] vs generic " << strata::name(g.verdict) << " by " << g.filter
+                      << " [" << join(render(tg)) << "]";
       }
       (c.verdict == action::block ? blocked : permitted)++;
       vetoes += c.veto;

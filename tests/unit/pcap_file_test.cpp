@@ -4,14 +4,7 @@
 
 #if defined(STRATA_HAVE_PCAP)
 
-#include <strata/io/frame.hpp>
-#include <strata/io/pcap_file.hpp>
-#include <strata/packet/parse.hpp>
-
-#include <range/v3/range/concepts.hpp>
-#include <range/v3/view/filter.hpp>
-#include <range/v3/view/take.hpp>
-#include <range/v3/view/transform.hpp>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -22,8 +15,16 @@
 #include <iterator>
 #include <ranges>
 #include <string>
-#include <unistd.h>
 #include <vector>
+
+#include <range/v3/range/concepts.hpp>
+#include <range/v3/view/filter.hpp>
+#include <range/v3/view/take.hpp>
+#include <range/v3/view/transform.hpp>
+
+#include <strata/io/frame.hpp>
+#include <strata/io/pcap_file.hpp>
+#include <strata/packet/parse.hpp>
 
 namespace {
 
@@ -47,9 +48,8 @@ fs::path captures_dir() { return fs::path(STRATA_SHARED_DIR) / "captures"; }
 class PcapFile : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("strata_pcap_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() / ("strata_pcap_test_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
   void TearDown() override {
@@ -75,8 +75,8 @@ std::vector<std::byte> make_bytes(std::size_t n, unsigned seed) {
   return v;
 }
 
-#define STRATA_NEED_CAPTURES()                                                                        \
-  if (!fs::is_directory(captures_dir()))                                                            \
+#define STRATA_NEED_CAPTURES()           \
+  if (!fs::is_directory(captures_dir())) \
   GTEST_SKIP() << "no captures at " << captures_dir() << " (set STRATA_SHARED_DIR to the shared/ folder)"
 
 TEST_F(PcapFile, OpenErrorsNameTheFileAndTheCause) {
@@ -89,17 +89,13 @@ TEST_F(PcapFile, OpenErrorsNameTheFileAndTheCause) {
   std::string w = missing.error().what();
   EXPECT_EQ(w.find("does-not-exist.pcap"), w.rfind("does-not-exist.pcap")) << w;
 
-  {
-    std::ofstream(tmp("notes.txt")) << "this is not a capture file, just some text\n";
-  }
+  { std::ofstream(tmp("notes.txt")) << "this is not a capture file, just some text\n"; }
   auto text = pcap_reader::open(tmp("notes.txt"));
   ASSERT_FALSE(text);
   EXPECT_NE(text.error().what().find("notes.txt"), std::string::npos);
   EXPECT_NE(text.error().what().find("unknown file format"), std::string::npos) << text.error().what();
 
-  {
-    std::ofstream(tmp("empty.pcap"));
-  }
+  { std::ofstream(tmp("empty.pcap")); }
   EXPECT_FALSE(pcap_reader::open(tmp("empty.pcap")));
 
   // The throwing form: only at open time.
@@ -122,7 +118,7 @@ TEST_F(PcapFile, WriterRoundTripKeepsBytesLengthsTimestampsAndLinkType) {
   using namespace std::chrono;
   const strata::io::timestamp t0{seconds(1'700'000'000) + nanoseconds(123'456'789)};
   std::vector<std::vector<std::byte>> payloads = {make_bytes(60, 1), make_bytes(1514, 2), make_bytes(1, 3),
-                                                   make_bytes(0, 4)};
+                                                  make_bytes(0, 4)};
   for (link_type lt : {link_type::ethernet, link_type::raw, link_type::linux_sll2, link_type::null}) {
     fs::path p = tmp("rt_" + std::to_string(static_cast<int>(lt)) + ".pcap");
     {
@@ -143,7 +139,8 @@ TEST_F(PcapFile, WriterRoundTripKeepsBytesLengthsTimestampsAndLinkType) {
     std::memcpy(&magic, bytes.data(), 4);
     std::memcpy(&linktype, bytes.data() + 20, 4);
     EXPECT_EQ(magic, 0xa1b23c4du);  // nanosecond pcap, host byte order
-    EXPECT_EQ(linktype, lt == link_type::raw ? 101u : static_cast<std::uint32_t>(lt));  // LINKTYPE_ number in the file
+    EXPECT_EQ(linktype,
+              lt == link_type::raw ? 101u : static_cast<std::uint32_t>(lt));  // LINKTYPE_ number in the file
 
     auto r = pcap_reader::open(p);
     ASSERT_TRUE(r) << r.error().what();
@@ -274,7 +271,8 @@ TEST_F(PcapFile, CutCapturesEndTheRangeAndSayWhere) {
       ASSERT_TRUE(r->error().has_value());
       EXPECT_EQ(r->error()->frames_read, k);
       EXPECT_EQ(r->error()->offset, static_cast<std::int64_t>(boundary));
-      EXPECT_NE(r->error()->what().find("truncated capture after frame " + std::to_string(k)), std::string::npos)
+      EXPECT_NE(r->error()->what().find("truncated capture after frame " + std::to_string(k)),
+                std::string::npos)
           << r->error()->what();
       EXPECT_NE(r->error()->what().find("byte offset " + std::to_string(boundary)), std::string::npos);
     }
@@ -316,9 +314,8 @@ TEST_F(PcapFile, WorksWithRangeV3AndStdViews) {
   const link_type lt = r->link_type();
   // range-v3: the RSTs among the first frames, as (index, source port) pairs.
   auto rsts = *r | ranges::views::transform([lt](const frame& f) {
-                return std::pair{f.index, strata::packet::parse(f.data, lt, f.wire_length)};
-              }) |
-              ranges::views::filter([](const auto& p) { return p.second.ok() && p.second.tcp.is_rst(); }) |
+    return std::pair{f.index, strata::packet::parse(f.data, lt, f.wire_length)};
+  }) | ranges::views::filter([](const auto& p) { return p.second.ok() && p.second.tcp.is_rst(); }) |
               ranges::views::take(2);
   std::vector<std::uint64_t> idx;
   for (const auto& p : rsts) idx.push_back(p.first);

@@ -3,15 +3,15 @@
 // and .frames.tsv describe its frames). Expectations are §8's rows (traversal.md) and §4's rows for flows
 // that are not marked; which flows the change affects follows from the two policies' filters.
 // strata-needs: pcap
+#include <map>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include <strata/analysis.hpp>
 #include <strata/engine.hpp>
 #include <strata/io/pcap_file.hpp>
-
-#include <map>
-#include <string>
-#include <vector>
 
 using namespace strata;
 
@@ -20,16 +20,17 @@ namespace {
 constexpr auto open_policy = policy();
 constexpr sublayer sl{"test", 0x4000};
 // Changes the ALE authorization of exactly the UDP flows to local port 5354 (and TCP 8080).
-constexpr auto deny_services = policy(
-    filter<"deny-accept-8080", layer::ale_auth_recv_accept_v4>(sl, action::block, local_port == 8080),
-    filter<"deny-accept-5354", layer::ale_auth_recv_accept_v4>(sl, action::block, local_port == 5354));
+constexpr auto deny_services =
+    policy(filter<"deny-accept-8080", layer::ale_auth_recv_accept_v4>(sl, action::block, local_port == 8080),
+           filter<"deny-accept-5354", layer::ale_auth_recv_accept_v4>(sl, action::block, local_port == 5354));
 
 using test_engine = engine<open_policy, deny_services>;
 
 std::vector<std::string> layers(const record& r) {
   std::vector<std::string> out;
   for (const step_record& s : r.steps)
-    out.push_back(std::string(short_identifier(s.layer)) + (s.flags & flag::is_reauthorize ? "+IS_REAUTHORIZE" : ""));
+    out.push_back(std::string(short_identifier(s.layer)) +
+                  (s.flags & flag::is_reauthorize ? "+IS_REAUTHORIZE" : ""));
   return out;
 }
 using row = std::vector<std::string>;
@@ -69,7 +70,8 @@ switch_run run(std::uint64_t at, bool selective) {
 // packet of an existing non-TCP flow. A §8 switch reauthorizes it.
 TEST(SelectiveReauthorization, UnaffectedFlowKeepsItsAuthorization) {
   const switch_run sel = run(5, true);
-  EXPECT_EQ(layers(sel.records.at(5)), (row{"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "DATAGRAM_DATA_V4"}));
+  EXPECT_EQ(layers(sel.records.at(5)),
+            (row{"INBOUND_IPPACKET_V4", "INBOUND_TRANSPORT_V4", "DATAGRAM_DATA_V4"}));
   EXPECT_EQ(sel.records.at(5).verdict, action::permit);
   EXPECT_EQ(sel.marked, 0u);
   EXPECT_GE(sel.flows_at_switch, 1u);

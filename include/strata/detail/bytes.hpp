@@ -14,7 +14,7 @@ namespace strata::detail {
 
 /// Reverses the byte order of an unsigned integer (std::byteswap is C++23).
 template <class T>
-  requires std::is_unsigned_v<T>
+requires std::is_unsigned_v<T>
 constexpr T byteswap(T v) noexcept {
   if constexpr (sizeof(T) == 1) {
     return v;
@@ -30,9 +30,8 @@ constexpr T byteswap(T v) noexcept {
 
 /// A byte type the loaders accept: std::byte, unsigned char (std::uint8_t) or char.
 template <class B>
-concept byte_like = std::is_same_v<std::remove_cv_t<B>, std::byte> ||
-                    std::is_same_v<std::remove_cv_t<B>, unsigned char> ||
-                    std::is_same_v<std::remove_cv_t<B>, char>;
+concept byte_like = std::is_same_v<std::remove_cv_t<B>, std::byte> || std::is_same_v < std::remove_cv_t<B>,
+unsigned char > || std::is_same_v<std::remove_cv_t<B>, char>;
 
 /// Loads sizeof(T) bytes at `p` as a big-endian (network order) value.
 template <class T, byte_like B>
@@ -91,7 +90,7 @@ constexpr std::uint32_t load_le32(const B* p) noexcept {
 
 /// Stores `v` at `p` in big-endian order (used by tests and writers that build headers).
 template <class T, byte_like B>
-  requires std::is_unsigned_v<T>
+requires std::is_unsigned_v<T>
 constexpr void store_be(B* p, T v) noexcept {
   for (std::size_t i = 0; i < sizeof(T); ++i)
     p[i] = static_cast<B>(static_cast<unsigned char>(v >> (8 * (sizeof(T) - 1 - i))));

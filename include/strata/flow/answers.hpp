@@ -9,10 +9,6 @@
 // here, and the engine classifies the offset-0 frame with the rebuilt header.
 #pragma once
 
-#include <strata/flow/reassembly.hpp>
-#include <strata/host.hpp>
-#include <strata/packet/parsed.hpp>
-
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -22,6 +18,10 @@
 #include <span>
 #include <vector>
 
+#include <strata/flow/reassembly.hpp>
+#include <strata/host.hpp>
+#include <strata/packet/parsed.hpp>
+
 namespace strata::flow {
 
 /// One "nobody listens here" answer the host sent: who asked (remote) and what they asked for (local).
@@ -29,11 +29,13 @@ struct answer {
   std::uint64_t hash = 0;   ///< of (family, protocol, local, local port, remote, remote port)
   std::uint64_t frame = 0;  ///< 1-based frame index of the answer
   std::int64_t time_ns = 0;
-  bool accepts = false;  ///< a SYN-ACK: someone listened (a later RST closes a connection, it refuses nothing)
+  bool accepts =
+      false;  ///< a SYN-ACK: someone listened (a later RST closes a connection, it refuses nothing)
 };
 
-constexpr std::uint64_t endpoint_pair_hash(family f, std::uint8_t protocol, address local, std::uint16_t local_port,
-                                           address remote, std::uint16_t remote_port) {
+constexpr std::uint64_t endpoint_pair_hash(family f, std::uint8_t protocol, address local,
+                                           std::uint16_t local_port, address remote,
+                                           std::uint16_t remote_port) {
   std::uint64_t h = 0x9e3779b97f4a7c15ull ^ (static_cast<std::uint64_t>(f) << 8) ^ protocol;
   auto mix = [&](std::uint64_t v) {
     h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
@@ -68,14 +70,15 @@ class answer_index {
   void add(const packet::parsed& p, const host& h, std::uint64_t frame, std::int64_t time_ns) {
     if (!p.ok() || !h.is_local(p.src, p.fam) || h.is_local(p.dst, p.fam)) return;
     if (p.l4 == packet::l4_kind::tcp && (p.tcp.is_rst() || p.tcp.is_syn_ack())) {
-      answers_.push_back(
-          {endpoint_pair_hash(p.fam, 6, p.src, p.src_port, p.dst, p.dst_port), frame, time_ns, p.tcp.is_syn_ack()});
+      answers_.push_back({endpoint_pair_hash(p.fam, 6, p.src, p.src_port, p.dst, p.dst_port), frame, time_ns,
+                          p.tcp.is_syn_ack()});
     } else if (p.is_icmp_error()) {
       const bool port_unreachable = (p.l4 == packet::l4_kind::icmp && p.icmp.type == 3 && p.icmp.code == 3) ||
                                     (p.l4 == packet::l4_kind::icmpv6 && p.icmp.type == 1 && p.icmp.code == 4);
       const auto& e = p.icmp.embedded;
       if (port_unreachable && e.status != packet::embedded_status::invalid && e.has_ports)
-        answers_.push_back({endpoint_pair_hash(e.fam, e.protocol, e.dst, e.dst_port, e.src, e.src_port), frame, time_ns});
+        answers_.push_back(
+            {endpoint_pair_hash(e.fam, e.protocol, e.dst, e.dst_port, e.src, e.src_port), frame, time_ns});
     }
     sorted_ = false;
   }
@@ -135,19 +138,24 @@ class answer_index {
   bool answered(family f, std::uint8_t protocol, address local, std::uint16_t local_port, address remote,
                 std::uint16_t remote_port, std::uint64_t frame, std::int64_t time_ns) {
     if (!sorted_) {
-      std::sort(answers_.begin(), answers_.end(),
-                [](const answer& a, const answer& b) { return a.hash != b.hash ? a.hash < b.hash : a.frame < b.frame; });
+      std::sort(answers_.begin(), answers_.end(), [](const answer& a, const answer& b) {
+        return a.hash != b.hash ? a.hash < b.hash : a.frame < b.frame;
+      });
       sorted_ = true;
     }
     const std::uint64_t h = endpoint_pair_hash(f, protocol, local, local_port, remote, remote_port);
     auto it = std::lower_bound(answers_.begin(), answers_.end(), answer{h, frame + 1, 0},
-                               [](const answer& a, const answer& b) { return a.hash != b.hash ? a.hash < b.hash : a.frame < b.frame; });
+                               [](const answer& a, const answer& b) {
+                                 return a.hash != b.hash ? a.hash < b.hash : a.frame < b.frame;
+                               });
     // The host's first answer decides: a RST or an ICMP unreachable refuses, a SYN-ACK accepts (a RST
     // after it closes a connection, it refuses nothing).
     return it != answers_.end() && it->hash == h && !it->accepts && it->frame - frame <= max_frames &&
-           (it->time_ns <= time_ns ||  // unsigned: the difference of any two times fits, their signed one may not
-            (max_delay.count() >= 0 && static_cast<std::uint64_t>(it->time_ns) - static_cast<std::uint64_t>(time_ns) <=
-                                           static_cast<std::uint64_t>(max_delay.count())));
+           (it->time_ns <=
+                time_ns ||  // unsigned: the difference of any two times fits, their signed one may not
+            (max_delay.count() >= 0 &&
+             static_cast<std::uint64_t>(it->time_ns) - static_cast<std::uint64_t>(time_ns) <=
+                 static_cast<std::uint64_t>(max_delay.count())));
   }
 
   std::size_t size() const { return answers_.size(); }

@@ -458,7 +458,8 @@ class reassembler {
     g.created = now;
     const std::int64_t timeout = (k.fam == family::v6 ? limits_.timeout_v6 : limits_.timeout_v4).count();
     if (__builtin_add_overflow(now, timeout, &g.deadline))  // a capture's clock at the end of the range
-      g.deadline = timeout > 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
+      g.deadline =
+          timeout > 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
     g.source = s;
     std::uint32_t& head = dg_buckets_[h & bucket_mask_];
     g.hash_next = head;

@@ -2,15 +2,15 @@
 // std::string that is reused from frame to frame, so steady-state output does not allocate.
 #pragma once
 
-#include <strata/address.hpp>
-#include <strata/field.hpp>
-#include <strata/record.hpp>
-#include <strata/render.hpp>
-
 #include <charconv>
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include <strata/address.hpp>
+#include <strata/field.hpp>
+#include <strata/record.hpp>
+#include <strata/render.hpp>
 
 namespace strata::io {
 
@@ -27,10 +27,18 @@ inline void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           constexpr char hex[] = "0123456789abcdef";
@@ -55,15 +63,24 @@ inline void append_address(std::string& out, address a, family f, bool bracket) 
 
 inline std::string_view protocol_name(std::uint8_t p, family f) {
   switch (p) {
-    case proto::tcp: return "tcp";
-    case proto::udp: return "udp";
-    case proto::icmp: return "icmp";
-    case proto::icmpv6: return "icmp6";
-    case 47: return "gre";
-    case 50: return "esp";
-    case 51: return "ah";
-    case 132: return "sctp";
-    default: break;
+    case proto::tcp:
+      return "tcp";
+    case proto::udp:
+      return "udp";
+    case proto::icmp:
+      return "icmp";
+    case proto::icmpv6:
+      return "icmp6";
+    case 47:
+      return "gre";
+    case 50:
+      return "esp";
+    case 51:
+      return "ah";
+    case 132:
+      return "sctp";
+    default:
+      break;
   }
   return f == family::v6 ? "ipv6" : "ip";
 }
@@ -142,7 +159,8 @@ void append_json(std::string& out, const record& r) {
   detail::append_json_string(out, r.verdict == action::block ? "block" : "permit");
   out += ",\"filter\":";
   if (r.filter >= 0)  // the record's own name first: its filter may be of the policy in force before a switch
-    detail::append_json_string(out, !r.filter_name.empty() ? r.filter_name : Names::filter_name(r.policy, r.filter));
+    detail::append_json_string(
+        out, !r.filter_name.empty() ? r.filter_name : Names::filter_name(r.policy, r.filter));
   else
     out += "null";
   if (r.dup) out += ",\"dup\":true";
@@ -200,7 +218,8 @@ void append_text(std::string& out, const record& r) {
     return;
   }
   Names::with_policy(r.policy, [&](const auto& p) { out += to_text(r.steps, p); });
-  if (r.verdict == action::block && r.filter < 0) out += r.stack_discard ? "  (nobody listening: dropped)" : "  block";
+  if (r.verdict == action::block && r.filter < 0)
+    out += r.stack_discard ? "  (nobody listening: dropped)" : "  block";
 }
 
 }  // namespace strata::io

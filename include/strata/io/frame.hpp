@@ -18,11 +18,14 @@ struct frame {
   std::span<const std::byte> data{};  ///< the captured bytes (caplen of them)
   std::uint32_t wire_length = 0;      ///< the frame's length on the wire (>= data.size() when snapped)
   timestamp time{};                   ///< capture time, nanosecond resolution
-  std::uint64_t index = 0;            ///< 1-based position in the capture (or since the start of a live session)
-  // Live sources (strata/live/af_packet.hpp) also say where and how the frame was seen; files leave these at 0/false.
-  std::uint32_t ifindex = 0;          ///< interface index it was seen on (0 = unknown)
-  bool outgoing = false;              ///< sent by the observed host (PACKET_OUTGOING), including forwarded packets leaving it
-  bool departing_copy = false;        ///< a forwarded packet leaving, already seen arriving on another watched interface (traversal.md §6)
+  std::uint64_t index = 0;  ///< 1-based position in the capture (or since the start of a live session)
+  // Live sources (strata/live/af_packet.hpp) also say where and how the frame was seen; files leave these at
+  // 0/false.
+  std::uint32_t ifindex = 0;  ///< interface index it was seen on (0 = unknown)
+  bool outgoing =
+      false;  ///< sent by the observed host (PACKET_OUTGOING), including forwarded packets leaving it
+  bool departing_copy = false;  ///< a forwarded packet leaving, already seen arriving on another watched
+                                ///< interface (traversal.md §6)
 
   /// Whether the capture kept only a prefix of the frame (snap length).
   constexpr bool snapped() const noexcept { return wire_length > data.size(); }

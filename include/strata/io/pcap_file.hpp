@@ -13,11 +13,6 @@
 // corrupt capture ends the range, and `truncated()` / `error()` say where it was cut.
 #pragma once
 
-#include <strata/io/frame.hpp>
-#include <strata/packet/link.hpp>
-
-#include <pcap/pcap.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -30,6 +25,11 @@
 #include <string_view>
 #include <utility>
 #include <variant>
+
+#include <pcap/pcap.h>
+
+#include <strata/io/frame.hpp>
+#include <strata/packet/link.hpp>
 
 namespace strata::io {
 
@@ -86,15 +86,16 @@ class open_result {
 
 /// Why reading stopped before the end of the file.
 struct read_error {
-  std::string message;           ///< libpcap's message ("truncated dump file; tried to read 1514 captured bytes, only got 211")
-  bool truncated = false;        ///< the file ends in the middle of a record (a cut capture)
-  std::uint64_t frames_read = 0; ///< frames delivered before the error (the last good one has this index)
-  std::int64_t offset = -1;      ///< byte offset in the file where the unreadable record starts (-1 if unknown)
+  std::string message;  ///< libpcap's message ("truncated dump file; tried to read 1514 captured bytes, only
+                        ///< got 211")
+  bool truncated = false;         ///< the file ends in the middle of a record (a cut capture)
+  std::uint64_t frames_read = 0;  ///< frames delivered before the error (the last good one has this index)
+  std::int64_t offset = -1;  ///< byte offset in the file where the unreadable record starts (-1 if unknown)
 
   /// "truncated capture after frame N (byte offset X): MESSAGE" or "read error after frame N ...".
   std::string what() const {
-    return std::string(truncated ? "truncated capture" : "read error") + " after frame " + std::to_string(frames_read) +
-           " (byte offset " + std::to_string(offset) + "): " + message;
+    return std::string(truncated ? "truncated capture" : "read error") + " after frame " +
+           std::to_string(frames_read) + " (byte offset " + std::to_string(offset) + "): " + message;
   }
 };
 
@@ -102,9 +103,12 @@ struct read_error {
 constexpr int to_dlt(packet::link_type lt) noexcept {
   switch (lt) {
     case packet::link_type::raw:
-    case packet::link_type::raw_dlt: return DLT_RAW;
-    case packet::link_type::loop: return DLT_LOOP;
-    default: return static_cast<int>(lt);
+    case packet::link_type::raw_dlt:
+      return DLT_RAW;
+    case packet::link_type::loop:
+      return DLT_LOOP;
+    default:
+      return static_cast<int>(lt);
   }
 }
 
@@ -143,7 +147,9 @@ class pcap_reader {
   /// The DLT number libpcap reports (what `pcap_writer` needs to write the same link type).
   int datalink() const noexcept { return p_ != nullptr ? pcap_datalink(p_) : -1; }
   /// The file's snapshot length.
-  std::uint32_t snaplen() const noexcept { return p_ != nullptr ? static_cast<std::uint32_t>(pcap_snapshot(p_)) : 0; }
+  std::uint32_t snaplen() const noexcept {
+    return p_ != nullptr ? static_cast<std::uint32_t>(pcap_snapshot(p_)) : 0;
+  }
   /// The path the file was opened with.
   const std::string& path() const noexcept { return path_; }
 
@@ -208,7 +214,8 @@ class pcap_reader {
   /// seconds beyond +-292 years from the epoch do not fit in 64-bit nanoseconds.
   static timestamp to_timestamp(std::int64_t sec, std::int64_t nsec) noexcept {
     std::int64_t ns = 0;
-    if (__builtin_mul_overflow(sec, std::int64_t{1'000'000'000}, &ns) || __builtin_add_overflow(ns, nsec, &ns))
+    if (__builtin_mul_overflow(sec, std::int64_t{1'000'000'000}, &ns) ||
+        __builtin_add_overflow(ns, nsec, &ns))
       ns = sec < 0 ? std::numeric_limits<std::int64_t>::min() : std::numeric_limits<std::int64_t>::max();
     return timestamp(std::chrono::nanoseconds(ns));
   }
@@ -290,7 +297,8 @@ class pcap_writer {
  public:
   /// Creates `path` ("-" is standard output) for frames of DLT `dlt` (use `pcap_reader::datalink()` to
   /// write the same link type as a file being read). Frames longer than `snaplen` are cut to it.
-  static open_result<pcap_writer> open(const std::filesystem::path& path, int dlt, std::uint32_t snaplen = 262144,
+  static open_result<pcap_writer> open(const std::filesystem::path& path, int dlt,
+                                       std::uint32_t snaplen = 262144,
                                        tstamp_precision precision = tstamp_precision::nano) {
     pcap_t* dead = pcap_open_dead_with_tstamp_precision(
         dlt, static_cast<int>(snaplen),
@@ -338,7 +346,8 @@ class pcap_writer {
       --secs;
     }
     h.ts.tv_sec = static_cast<decltype(h.ts.tv_sec)>(secs);
-    h.ts.tv_usec = static_cast<decltype(h.ts.tv_usec)>(precision_ == tstamp_precision::nano ? frac : frac / 1000);
+    h.ts.tv_usec =
+        static_cast<decltype(h.ts.tv_usec)>(precision_ == tstamp_precision::nano ? frac : frac / 1000);
     h.caplen = static_cast<bpf_u_int32>(caplen);
     h.len = wire_length > caplen ? wire_length : static_cast<bpf_u_int32>(data.size());
     pcap_dump(reinterpret_cast<u_char*>(d_), &h, reinterpret_cast<const u_char*>(data.data()));

@@ -18,9 +18,6 @@
 // member). Linux only; needs CAP_NET_RAW to open (not to read). CMake target strata::live.
 #pragma once
 
-#include <strata/io/frame.hpp>
-#include <strata/packet/link.hpp>
-
 #include <arpa/inet.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
@@ -50,6 +47,9 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <strata/io/frame.hpp>
+#include <strata/packet/link.hpp>
 
 namespace strata::live {
 
@@ -129,31 +129,32 @@ inline std::int64_t monotonic_ns() noexcept {
 /// The TPACKET_V3 ring of one socket: `block_count` blocks of `block_size` bytes (a power of two, a
 /// multiple of the page size). A block is handed to user space when full or after `block_timeout`.
 struct ring_config {
-  std::uint32_t block_size = 1u << 20;                 ///< 1 MiB
-  std::uint32_t block_count = 8;                       ///< 8 MiB per socket (per interface and worker)
-  std::uint32_t frame_size = 2048;                     ///< TPACKET_V3 sizing hint (tp_frame_size)
-  std::chrono::milliseconds block_timeout{10};          ///< retire a partly filled block after this
+  std::uint32_t block_size = 1u << 20;          ///< 1 MiB
+  std::uint32_t block_count = 8;                ///< 8 MiB per socket (per interface and worker)
+  std::uint32_t frame_size = 2048;              ///< TPACKET_V3 sizing hint (tp_frame_size)
+  std::chrono::milliseconds block_timeout{10};  ///< retire a partly filled block after this
 };
 
 /// How to open a live source.
 struct capture_options {
-  std::vector<std::string> interfaces;            ///< by name; one socket (and ring) each
+  std::vector<std::string> interfaces;  ///< by name; one socket (and ring) each
   ring_config ring{};
-  bool promiscuous = false;                       ///< PACKET_MR_PROMISC on each interface while open
-  std::uint32_t snaplen = 262144;                 ///< bytes kept per frame (also bounded by the block size)
-  std::uint64_t count = 0;                        ///< end after this many frames (0: no bound)
-  std::chrono::nanoseconds duration{0};           ///< end this long after opening (0: no bound)
-  std::stop_token stop{};                         ///< end when stop is requested
-  std::chrono::milliseconds poll_timeout{100};    ///< longest single wait in poll()
-  std::uint16_t fanout_group = 0;                 ///< 0: none; else interface i joins group fanout_group + i
+  bool promiscuous = false;                        ///< PACKET_MR_PROMISC on each interface while open
+  std::uint32_t snaplen = 262144;                  ///< bytes kept per frame (also bounded by the block size)
+  std::uint64_t count = 0;                         ///< end after this many frames (0: no bound)
+  std::chrono::nanoseconds duration{0};            ///< end this long after opening (0: no bound)
+  std::stop_token stop{};                          ///< end when stop is requested
+  std::chrono::milliseconds poll_timeout{100};     ///< longest single wait in poll()
+  std::uint16_t fanout_group = 0;                  ///< 0: none; else interface i joins group fanout_group + i
   std::uint16_t fanout_mode = PACKET_FANOUT_HASH;  ///< PACKET_FANOUT_HASH: the kernel's symmetric flow hash
 };
 
-/// Kernel counters of one interface's socket (PACKET_STATISTICS, accumulated: the kernel resets them on read).
+/// Kernel counters of one interface's socket (PACKET_STATISTICS, accumulated: the kernel resets them on
+/// read).
 struct kernel_stats {
-  std::uint64_t packets = 0;    ///< packets the socket's filter accepted (received plus dropped)
-  std::uint64_t drops = 0;      ///< tp_drops: dropped because the ring was full
-  std::uint64_t freeze_q = 0;   ///< tp_freeze_q_cnt: times the queue froze because no block was free
+  std::uint64_t packets = 0;   ///< packets the socket's filter accepted (received plus dropped)
+  std::uint64_t drops = 0;     ///< tp_drops: dropped because the ring was full
+  std::uint64_t freeze_q = 0;  ///< tp_freeze_q_cnt: times the queue froze because no block was free
   kernel_stats& operator+=(const kernel_stats& o) {
     packets += o.packets;
     drops += o.drops;
@@ -167,10 +168,13 @@ struct kernel_stats {
 inline std::optional<packet::link_type> link_type_of_arphrd(unsigned short arphrd) {
   switch (arphrd) {
     case ARPHRD_ETHER:
-    case ARPHRD_LOOPBACK: return packet::link_type::ethernet;
+    case ARPHRD_LOOPBACK:
+      return packet::link_type::ethernet;
     case ARPHRD_NONE:
-    case ARPHRD_RAWIP: return packet::link_type::raw;
-    default: return std::nullopt;
+    case ARPHRD_RAWIP:
+      return packet::link_type::raw;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -189,7 +193,8 @@ class packet_socket {
   packet_socket(const std::string& name, const ring_config& ring, bool promiscuous, std::uint32_t snaplen)
       : name_(name), ring_(ring) {
     if (name.empty() || name.size() >= IFNAMSIZ)
-      throw error(errc::no_such_interface, name, ENODEV, (name.empty() ? std::string("\"\"") : name) + ": no such interface");
+      throw error(errc::no_such_interface, name, ENODEV,
+                  (name.empty() ? std::string("\"\"") : name) + ": no such interface");
     // Protocol 0: nothing is queued before the ring exists and the socket is bound (start()).
     fd_ = detail::unique_fd(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
     if (!fd_) {
@@ -233,7 +238,8 @@ class packet_socket {
     req.tp_block_nr = ring.block_count;
     req.tp_frame_size = ring.frame_size;
     req.tp_frame_nr = ring.block_size / ring.frame_size * ring.block_count;
-    req.tp_retire_blk_tov = static_cast<unsigned>(ring.block_timeout.count() > 0 ? ring.block_timeout.count() : 1);
+    req.tp_retire_blk_tov =
+        static_cast<unsigned>(ring.block_timeout.count() > 0 ? ring.block_timeout.count() : 1);
     req.tp_feature_req_word = TP_FT_REQ_FILL_RXHASH;
     if (::setsockopt(fd_.get(), SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0) {
       const int e = errno;
@@ -276,7 +282,8 @@ class packet_socket {
     sll.sll_ifindex = static_cast<int>(ifindex_);
     if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&sll), sizeof sll) < 0) {
       const int e = errno;
-      if (e == ENODEV || e == ENXIO) throw error(errc::no_such_interface, name_, e, name_ + ": no such interface");
+      if (e == ENODEV || e == ENXIO)
+        throw error(errc::no_such_interface, name_, e, name_ + ": no such interface");
       throw detail::system_error(name_, "bind", e);
     }
   }
@@ -294,7 +301,8 @@ class packet_socket {
       if (remaining_ == 0) {
         if (held_) release();
         auto* bd = block(current_);
-        if ((__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) return false;
+        if ((__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0)
+          return false;
         held_ = true;
         remaining_ = bd->hdr.bh1.num_pkts;
         pkt_ = reinterpret_cast<const tpacket3_hdr*>(reinterpret_cast<const std::byte*>(bd) +
@@ -303,14 +311,17 @@ class packet_socket {
       }
       const tpacket3_hdr* h = pkt_;
       --remaining_;
-      if (remaining_ > 0) pkt_ = reinterpret_cast<const tpacket3_hdr*>(reinterpret_cast<const std::byte*>(h) + h->tp_next_offset);
+      if (remaining_ > 0)
+        pkt_ =
+            reinterpret_cast<const tpacket3_hdr*>(reinterpret_cast<const std::byte*>(h) + h->tp_next_offset);
       const auto* base = reinterpret_cast<const std::byte*>(h);
       const auto* sll = reinterpret_cast<const sockaddr_ll*>(base + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
       out.data = std::span<const std::byte>(base + h->tp_mac, h->tp_snaplen);
       out.wire_length = h->tp_len;
       out.time = io::timestamp(std::chrono::seconds(h->tp_sec) + std::chrono::nanoseconds(h->tp_nsec));
       out.outgoing = sll->sll_pkttype == PACKET_OUTGOING;
-      if ((h->tp_status & TP_STATUS_VLAN_VALID) && link_ == packet::link_type::ethernet && h->tp_snaplen >= 12) {
+      if ((h->tp_status & TP_STATUS_VLAN_VALID) && link_ == packet::link_type::ethernet &&
+          h->tp_snaplen >= 12) {
         out.data = reinsert_vlan(out.data, h);
         out.wire_length += 4;
       }
@@ -342,7 +353,8 @@ class packet_socket {
   bool interface_exists() const noexcept {
     ifreq ifr{};
     std::memcpy(ifr.ifr_name, name_.data(), name_.size());
-    return ::ioctl(fd_.get(), SIOCGIFINDEX, &ifr) == 0 && static_cast<std::uint32_t>(ifr.ifr_ifindex) == ifindex_;
+    return ::ioctl(fd_.get(), SIOCGIFINDEX, &ifr) == 0 &&
+           static_cast<std::uint32_t>(ifr.ifr_ifindex) == ifindex_;
   }
   /// Whether the interface is up (IFF_UP).
   bool interface_up() const noexcept {
@@ -418,7 +430,8 @@ struct interface_notice {
 };
 
 /// A live capture: the interfaces' rings read as one input range of `io::frame`s (see the top of this file).
-/// Single pass; a frame's bytes stay valid until the next increment. Not copyable; moving invalidates iterators.
+/// Single pass; a frame's bytes stay valid until the next increment. Not copyable; moving invalidates
+/// iterators.
 class source {
  public:
   class iterator;
@@ -428,14 +441,16 @@ class source {
     for (const auto& name : o.interfaces) {
       sockets_.emplace_back(name, o.ring, o.promiscuous, o.snaplen);
       if (sockets_.back().link_type() != sockets_.front().link_type())
-        throw error(errc::unsupported, name, 0,
-                    name + ": its link type differs from " + sockets_.front().name() + "'s; capture them separately");
+        throw error(
+            errc::unsupported, name, 0,
+            name + ": its link type differs from " + sockets_.front().name() + "'s; capture them separately");
     }
     wake_ = detail::unique_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!wake_) throw detail::system_error("", "eventfd", errno);
     for (std::size_t i = 0; i < sockets_.size(); ++i) {
       sockets_[i].start();
-      if (o.fanout_group != 0) sockets_[i].join_fanout(static_cast<std::uint16_t>(o.fanout_group + i), o.fanout_mode);
+      if (o.fanout_group != 0)
+        sockets_[i].join_fanout(static_cast<std::uint16_t>(o.fanout_group + i), o.fanout_mode);
     }
     up_.assign(sockets_.size(), true);
     alive_.assign(sockets_.size(), true);
@@ -482,7 +497,8 @@ class source {
         return true;
       }
       const std::int64_t now = detail::monotonic_ns();
-      if (draining_until_ == 0 && (stop_.load(std::memory_order_relaxed) || (deadline_ != 0 && now >= deadline_))) {
+      if (draining_until_ == 0 &&
+          (stop_.load(std::memory_order_relaxed) || (deadline_ != 0 && now >= deadline_))) {
         // Ending: what the kernel captured before now sits in blocks it retires within one block
         // timeout; deliver those, then end.
         draining_until_ = now + 2 * std::chrono::nanoseconds(options_.ring.block_timeout).count() + 1'000'000;
@@ -544,7 +560,8 @@ class source {
     }
     if (live == 0) {
       for (const auto& sk : sockets_) end_reason_ += (end_reason_.empty() ? "" : ", ") + sk.name();
-      end_reason_ += sockets_.size() > 1 ? ": interfaces removed; capture ends" : ": interface removed; capture ends";
+      end_reason_ +=
+          sockets_.size() > 1 ? ": interfaces removed; capture ends" : ": interface removed; capture ends";
       return false;
     }
     fds[n] = {wake_.get(), POLLIN, 0};
@@ -627,7 +644,9 @@ class source::iterator {
     return *this;
   }
   void operator++(int) noexcept { s_->next(); }
-  friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept { return it.s_ == nullptr || it.s_->done(); }
+  friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
+    return it.s_ == nullptr || it.s_->done();
+  }
 
  private:
   source* s_ = nullptr;

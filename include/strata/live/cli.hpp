@@ -16,8 +16,9 @@
 #include <strata/live/privileges.hpp>
 #include <strata/live/session.hpp>
 #if defined(STRATA_HAVE_ENFORCE)
-#include <strata/live/enforce.hpp>
 #include <linux/capability.h>
+
+#include <strata/live/enforce.hpp>
 #endif
 
 #include <pthread.h>
@@ -277,8 +278,10 @@ int run_live(const options& o, const std::vector<port_hint>& hints, std::span<co
   }
   // Least privilege: every socket is open; nothing later needs root.
   std::string user = !o.user.empty() ? o.user : (::geteuid() == 0 ? std::string("nobody") : std::string());
-  if (o.user.empty() && !user.empty() && ::getpwnam(user.c_str()) == nullptr) {  // the default, on a system without it
-    std::fprintf(stderr, "strata-classify: warning: no user %s to drop privileges to; staying root (use --user)\n",
+  if (o.user.empty() && !user.empty() &&
+      ::getpwnam(user.c_str()) == nullptr) {  // the default, on a system without it
+    std::fprintf(stderr,
+                 "strata-classify: warning: no user %s to drop privileges to; staying root (use --user)\n",
                  user.c_str());
     user.clear();
   }
@@ -364,11 +367,12 @@ int run_live(const options& o, const std::vector<port_hint>& hints, std::span<co
     const auto totals = s->totals();
     print_summary(stderr, totals, names, selected);
     for (const auto& [name, k] : s->kernel())
-      std::fprintf(stderr, "kernel %s: %llu packets, %llu dropped (ring full), %llu queue freezes\n", name.c_str(),
-                   static_cast<unsigned long long>(k.packets), static_cast<unsigned long long>(k.drops),
-                   static_cast<unsigned long long>(k.freeze_q));
+      std::fprintf(stderr, "kernel %s: %llu packets, %llu dropped (ring full), %llu queue freezes\n",
+                   name.c_str(), static_cast<unsigned long long>(k.packets),
+                   static_cast<unsigned long long>(k.drops), static_cast<unsigned long long>(k.freeze_q));
     const auto [answers, stale] = s->listener_answers();
-    std::fprintf(stderr, "live: %zu workers, %llu socket events (passive opens), %llu listener questions answered "
+    std::fprintf(stderr,
+                 "live: %zu workers, %llu socket events (passive opens), %llu listener questions answered "
                  "from the socket table (%llu from a snapshot older than the packet)\n",
                  s->worker_count(), static_cast<unsigned long long>(s->socket_events()),
                  static_cast<unsigned long long>(answers), static_cast<unsigned long long>(stale));

@@ -15,12 +15,6 @@
 // Unprivileged users may do all of it. CMake target strata::live (libmnl).
 #pragma once
 
-#include <strata/address.hpp>
-#include <strata/field.hpp>
-#include <strata/flow/flow_table.hpp>
-#include <strata/host.hpp>
-#include <strata/live/af_packet.hpp>
-
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
 #include <linux/inet_diag.h>
@@ -41,6 +35,12 @@
 #include <string>
 #include <tuple>
 #include <vector>
+
+#include <strata/address.hpp>
+#include <strata/field.hpp>
+#include <strata/flow/flow_table.hpp>
+#include <strata/host.hpp>
+#include <strata/live/af_packet.hpp>
 
 namespace strata::live {
 
@@ -155,7 +155,8 @@ struct socket_entry {
   std::uint64_t cookie = 0;
 
   /// Whether this socket takes a new inbound flow (its SYN, its first datagram).
-  bool accepts(family f, std::uint8_t p, address dst, std::uint16_t dport, address src, std::uint16_t sport) const {
+  bool accepts(family f, std::uint8_t p, address dst, std::uint16_t dport, address src,
+               std::uint16_t sport) const {
     if (protocol != p || local_port != dport) return false;
     bool addr_ok = false;
     if (fam == f) {
@@ -199,7 +200,8 @@ class socket_table {
   }
 
   /// -1: no table yet (or it was truncated and says nobody); 1: a socket takes the flow; 0: none.
-  int listening(family f, std::uint8_t p, address dst, std::uint16_t dport, address src, std::uint16_t sport) const {
+  int listening(family f, std::uint8_t p, address dst, std::uint16_t dport, address src,
+                std::uint16_t sport) const {
     if (!valid_) return -1;
     for (const socket_entry& e : entries_)
       if (e.accepts(f, p, dst, dport, src, sport)) return 1;
@@ -249,7 +251,8 @@ class socket_table {
         if (::mnl_attr_get_type(a) == INET_DIAG_SKV6ONLY && ::mnl_attr_get_payload_len(a) >= 1)
           e.v6only = ::mnl_attr_get_u8(a) != 0;
       });
-      if (e.fam == family::v6 && (e.local.hi == 0 && (e.local.lo >> 32) == 0xffff)) {  // bound to a v4-mapped address
+      if (e.fam == family::v6 &&
+          (e.local.hi == 0 && (e.local.lo >> 32) == 0xffff)) {  // bound to a v4-mapped address
         e.fam = family::v4;
         e.local = address::from_v4(static_cast<std::uint32_t>(e.local.lo));
       }
@@ -366,7 +369,8 @@ class route_cache {
     nl_.request(h, [&](const nlmsghdr* r) {
       if (r->nlmsg_type != RTM_NEWROUTE) return;
       detail::for_each_attr(r, sizeof(rtmsg), [&](const nlattr* at) {
-        if (::mnl_attr_get_type(at) == RTA_OIF && ::mnl_attr_get_payload_len(at) >= 4) oif = ::mnl_attr_get_u32(at);
+        if (::mnl_attr_get_type(at) == RTA_OIF && ::mnl_attr_get_payload_len(at) >= 4)
+          oif = ::mnl_attr_get_u32(at);
       });
     });
     if (entries_.size() >= 4096) entries_.clear();
@@ -407,7 +411,8 @@ class host_monitor {
         watched_(std::move(watched)) {
     for (const auto& l : extra_) {
       host probe;
-      if (!probe.add_local(l)) throw error(errc::invalid_argument, "", EINVAL, "--local " + l + ": not an address or prefix");
+      if (!probe.add_local(l))
+        throw error(errc::invalid_argument, "", EINVAL, "--local " + l + ": not an address or prefix");
     }
     for (std::uint32_t i : watched_) up_.push_back({i, true});
     if (!resync()) throw detail::system_error("", "rtnetlink address dump", errno);
@@ -512,7 +517,8 @@ class host_monitor {
       std::size_t n = format_address(e.a, f, buf);
       const prefix net{e.a, e.len < full ? e.len : full, f};
       const bool host_bits = (e.a & net.mask()) != e.a;
-      if (host_bits && e.len < full) {  // "10.0.0.2/24": the address, and its subnet for the broadcast address
+      if (host_bits &&
+          e.len < full) {  // "10.0.0.2/24": the address, and its subnet for the broadcast address
         n += static_cast<std::size_t>(std::snprintf(buf + n, sizeof buf - n, "/%u", e.len));
       }
       if (!h.add_local(std::string_view(buf, n))) ++overflow;

@@ -8,8 +8,6 @@
 // started later inherits the reduced set. CMake target strata::live (libcap-ng).
 #pragma once
 
-#include <strata/live/af_packet.hpp>
-
 #include <cap-ng.h>
 #include <pwd.h>
 #include <sys/types.h>
@@ -18,6 +16,8 @@
 #include <cerrno>
 #include <initializer_list>
 #include <string>
+
+#include <strata/live/af_packet.hpp>
 
 namespace strata::live {
 

@@ -14,10 +14,6 @@
 // CMake target strata::live.
 #pragma once
 
-#include <strata/engine.hpp>
-#include <strata/live/af_packet.hpp>
-#include <strata/live/host_monitor.hpp>
-
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -36,32 +32,40 @@
 #include <type_traits>
 #include <vector>
 
+#include <strata/engine.hpp>
+#include <strata/live/af_packet.hpp>
+#include <strata/live/host_monitor.hpp>
+
 namespace strata::live {
 
 /// How to run a session.
 struct session_options {
-  capture_options capture{};  ///< interfaces, ring, promiscuous, snaplen, poll timeout (its bounds are ignored)
-  std::size_t workers = 1;    ///< fan-out members (threads); 1: no fan-out
-  std::uint64_t count = 0;    ///< end after this many frames (0: no bound)
-  std::chrono::nanoseconds duration{0};  ///< end after this long (0: no bound)
-  engine_config engine{};     ///< per worker (its link type is set from the interfaces)
-  std::size_t policy = 0;     ///< the policy in force
+  capture_options
+      capture{};            ///< interfaces, ring, promiscuous, snaplen, poll timeout (its bounds are ignored)
+  std::size_t workers = 1;  ///< fan-out members (threads); 1: no fan-out
+  std::uint64_t count = 0;  ///< end after this many frames (0: no bound)
+  std::chrono::nanoseconds duration{0};   ///< end after this long (0: no bound)
+  engine_config engine{};                 ///< per worker (its link type is set from the interfaces)
+  std::size_t policy = 0;                 ///< the policy in force
   std::vector<std::string> extra_locals;  ///< added to the kernel's addresses (--local)
   std::vector<port_hint> hints;           ///< --listen / --closed: override the socket table
-  bool keep_frames = false;   ///< copy each frame's bytes to the sink (-w); otherwise `output::frame.data` is empty
-  std::size_t queue_capacity = 4096;  ///< records per worker queue (a full queue holds the worker: the ring fills)
+  bool keep_frames =
+      false;  ///< copy each frame's bytes to the sink (-w); otherwise `output::frame.data` is empty
+  std::size_t queue_capacity =
+      4096;  ///< records per worker queue (a full queue holds the worker: the ring fills)
   std::chrono::milliseconds listen_poll{100};  ///< how often the socket table is read for new listeners
-  bool socket_events = true;  ///< report new listening sockets (passive open)
-  std::chrono::nanoseconds listener_min_interval = std::chrono::milliseconds(1);  ///< sock_diag rate limit per worker
+  bool socket_events = true;                   ///< report new listening sockets (passive open)
+  std::chrono::nanoseconds listener_min_interval =
+      std::chrono::milliseconds(1);  ///< sock_diag rate limit per worker
   /// Status lines (interface down / up again / removed); default: none.
   std::function<void(const std::string&)> on_status{};
 };
 
 /// One record for the sink.
 struct output {
-  const record& rec;        ///< `rec.frame` is the session's frame number (events: 0)
-  const io::frame& frame;   ///< time, interface, direction; bytes only with keep_frames
-  bool event = false;       ///< a socket event (passive open of a new listener), not a frame
+  const record& rec;       ///< `rec.frame` is the session's frame number (events: 0)
+  const io::frame& frame;  ///< time, interface, direction; bytes only with keep_frames
+  bool event = false;      ///< a socket event (passive open of a new listener), not a frame
   std::uint32_t worker = 0;
 };
 
@@ -77,7 +81,9 @@ class spsc {
     if (t - head_.load(std::memory_order_acquire) == slots_.size()) return nullptr;
     return &slots_[t % slots_.size()];
   }
-  void publish() noexcept { tail_.store(tail_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+  void publish() noexcept {
+    tail_.store(tail_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
   T* consumer_slot() noexcept {
     const std::size_t h = head_.load(std::memory_order_relaxed);
     if (h == tail_.load(std::memory_order_acquire)) return nullptr;
@@ -135,7 +141,9 @@ class engine_totals {
   auto& reassembly() const { return reassembly_; }
   std::span<const std::uint64_t> filter_hits(std::size_t p) const { return hits_[p]; }
   std::size_t selected() const { return selected_; }
-  static constexpr std::string_view filter_name(std::size_t p, std::int16_t f) { return Engine::filter_name(p, f); }
+  static constexpr std::string_view filter_name(std::size_t p, std::int16_t f) {
+    return Engine::filter_name(p, f);
+  }
 
  private:
   template <class S>
@@ -161,7 +169,8 @@ class session {
     wake_ = detail::unique_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!wake_) throw detail::system_error("", "eventfd", errno);
     // Fan-out group ids are per network namespace; derive them from the process id.
-    const auto base = static_cast<std::uint16_t>(0x8000u | ((static_cast<unsigned>(::getpid()) * 16u) & 0x7ff0u));
+    const auto base =
+        static_cast<std::uint16_t>(0x8000u | ((static_cast<unsigned>(::getpid()) * 16u) & 0x7ff0u));
     for (std::size_t w = 0; w < o_.workers; ++w) {
       auto wk = std::make_unique<worker>(o_.queue_capacity);
       capture_options c = o_.capture;
@@ -194,7 +203,8 @@ class session {
     events_engine_ = std::make_unique<Engine>(h, small);
     events_engine_->select(o_.policy);
     for (const auto& s : workers_.front()->src->sockets())
-      if (!s.interface_up() && o_.on_status) o_.on_status(s.name() + ": interface is down; capture starts when it comes up");
+      if (!s.interface_up() && o_.on_status)
+        o_.on_status(s.name() + ": interface is down; capture starts when it comes up");
   }
 
   session(const session&) = delete;
@@ -327,7 +337,8 @@ class session {
     } wake{this};
     w.src->on_idle(&pending_wake::flush, &wake);
     for (const io::frame& f : *w.src) {
-      if (o_.count && admitted_.fetch_add(1, std::memory_order_relaxed) >= o_.count) {  // -c: only with a bound
+      if (o_.count &&
+          admitted_.fetch_add(1, std::memory_order_relaxed) >= o_.count) {  // -c: only with a bound
         request_stop();
         break;
       }
@@ -364,7 +375,8 @@ class session {
   io::frame departing(worker& w, const io::frame& f) {
     io::frame g = f;
     const packet::parsed p = packet::parse(f.data, link_type(), f.wire_length);
-    if (!p.ok() || w.engine->observed_host().direction(p.src, p.dst, p.fam) != traffic_direction::forwarded) return g;
+    if (!p.ok() || w.engine->observed_host().direction(p.src, p.dst, p.fam) != traffic_direction::forwarded)
+      return g;
     const std::uint32_t in = w.routes->interface_to(p.fam, p.src, f.time.time_since_epoch().count());
     for (std::uint32_t i : watched_)
       if (i == in && in != f.ifindex) g.departing_copy = true;
@@ -376,7 +388,8 @@ class session {
     auto next_listen = std::chrono::steady_clock::now() + o_.listen_poll;
     while (!stop_.stop_requested()) {
       pollfd fds[2] = {{monitor_->fd(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next_listen - std::chrono::steady_clock::now());
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          next_listen - std::chrono::steady_clock::now());
       const int rc = ::poll(fds, 2, static_cast<int>(left.count() < 0 ? 0 : left.count()));
       if (rc < 0 && errno != EINTR) break;
       if (fds[0].revents & POLLIN) {
@@ -387,8 +400,9 @@ class session {
             if (o_.on_status) o_.on_status(name + ": interface removed; capture ends");
             request_stop();
           } else if (o_.on_status) {
-            o_.on_status(ev.kind == link_event::down ? name + ": interface went down; capture resumes when it comes back up"
-                                                     : name + ": interface is up again; capture resumed");
+            o_.on_status(ev.kind == link_event::down
+                             ? name + ": interface went down; capture resumes when it comes back up"
+                             : name + ": interface is up again; capture resumed");
           }
         }
       }
@@ -398,7 +412,8 @@ class session {
         if (!fresh.empty()) {
           std::lock_guard lock(events_mutex_);
           for (const socket_entry& e : fresh)
-            pending_.push_back({e.fam, e.local, e.local_port, io::timestamp(std::chrono::nanoseconds(detail::realtime_ns()))});
+            pending_.push_back({e.fam, e.local, e.local_port,
+                                io::timestamp(std::chrono::nanoseconds(detail::realtime_ns()))});
           tick();
         }
       }
@@ -420,7 +435,8 @@ class session {
       batch.swap(pending_);
     }
     for (const pending_listen& p : batch) {
-      const record r = events_engine_->socket_event(path_kind::tcp_passive_open, p.fam, proto::tcp, p.local, p.port);
+      const record r =
+          events_engine_->socket_event(path_kind::tcp_passive_open, p.fam, proto::tcp, p.local, p.port);
       io::frame f;
       f.time = p.time;
       ++events_emitted_;

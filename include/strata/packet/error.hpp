@@ -21,14 +21,22 @@ enum class parse_stage : std::uint8_t {
 /// The stage's name as used in records ("ipv6_extension").
 constexpr std::string_view name(parse_stage s) noexcept {
   switch (s) {
-    case parse_stage::link: return "link";
-    case parse_stage::ipv4: return "ipv4";
-    case parse_stage::ipv6: return "ipv6";
-    case parse_stage::ipv6_extension: return "ipv6_extension";
-    case parse_stage::tcp: return "tcp";
-    case parse_stage::udp: return "udp";
-    case parse_stage::icmp: return "icmp";
-    case parse_stage::icmpv6: return "icmpv6";
+    case parse_stage::link:
+      return "link";
+    case parse_stage::ipv4:
+      return "ipv4";
+    case parse_stage::ipv6:
+      return "ipv6";
+    case parse_stage::ipv6_extension:
+      return "ipv6_extension";
+    case parse_stage::tcp:
+      return "tcp";
+    case parse_stage::udp:
+      return "udp";
+    case parse_stage::icmp:
+      return "icmp";
+    case parse_stage::icmpv6:
+      return "icmpv6";
   }
   return "unknown";
 }
@@ -36,7 +44,7 @@ constexpr std::string_view name(parse_stage s) noexcept {
 /// Why a frame is malformed. `reason` always points to a string literal (static storage):
 /// it may be kept after the frame is gone. An empty reason means "not malformed".
 struct parse_error {
-  std::string_view reason{};            ///< short human-readable cause, e.g. "truncated IPv4 header"
+  std::string_view reason{};              ///< short human-readable cause, e.g. "truncated IPv4 header"
   parse_stage stage = parse_stage::link;  ///< the header that could not be parsed
 
   constexpr explicit operator bool() const noexcept { return !reason.empty(); }

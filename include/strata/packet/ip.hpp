@@ -3,14 +3,14 @@
 // Per-packet code: no allocation, no exceptions; every read is preceded by one bounds check per header.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
 #include <strata/address.hpp>
 #include <strata/detail/bytes.hpp>
 #include <strata/packet/error.hpp>
 #include <strata/packet/parsed.hpp>
-
-#include <cstddef>
-#include <cstdint>
-#include <string_view>
 
 namespace strata::packet {
 
@@ -39,24 +39,25 @@ inline bool fail(parsed& r, parse_stage s, std::string_view why) noexcept {
 enum class v6_walk_end : std::uint8_t {
   upper,           ///< reached an upper-layer protocol (or ESP / no-next-header): `nh` at `off`
   later_fragment,  ///< walked a fragment header with offset > 0: `nh` is its next header, data at `off`
-  incomplete,      ///< the header `nh` at `off` does not fit before the window's end (it would end at `need_end`)
-  error,           ///< the chain itself is invalid: `error` says why
+  incomplete,  ///< the header `nh` at `off` does not fit before the window's end (it would end at `need_end`)
+  error,       ///< the chain itself is invalid: `error` says why
 };
 
 struct v6_walk {
   v6_walk_end end = v6_walk_end::upper;
-  std::uint8_t nh = 0;          ///< protocol reached, or the header type that did not fit
-  std::uint8_t count = 0;       ///< extension headers walked
-  std::size_t off = 0;          ///< offset of the upper-layer header (or of the header that did not fit)
-  std::size_t need_end = 0;     ///< incomplete: where that header would end
-  std::string_view error{};     ///< error: the reason
-  fragment_info frag{};         ///< the fragment header, if one was walked
+  std::uint8_t nh = 0;       ///< protocol reached, or the header type that did not fit
+  std::uint8_t count = 0;    ///< extension headers walked
+  std::size_t off = 0;       ///< offset of the upper-layer header (or of the header that did not fit)
+  std::size_t need_end = 0;  ///< incomplete: where that header would end
+  std::string_view error{};  ///< error: the reason
+  fragment_info frag{};      ///< the fragment header, if one was walked
 };
 
 /// Walks IPv6 extension headers from `off` (first next-header value `nh`), reading only bytes before
 /// `end`. Hop-by-hop must come first; one fragment header at most; ESP ends the walk (its contents
 /// are encrypted); AH's length is in 4-byte units (RFC 4302), the others' in 8-byte units (RFC 8200).
-inline v6_walk walk_ipv6_chain(const std::uint8_t* p, std::size_t off, std::uint8_t nh, std::size_t end) noexcept {
+inline v6_walk walk_ipv6_chain(const std::uint8_t* p, std::size_t off, std::uint8_t nh,
+                               std::size_t end) noexcept {
   using strata::detail::load_be16;
   using strata::detail::load_be32;
   v6_walk w;
@@ -223,9 +224,11 @@ inline bool parse_ipv6(const cursor& c, std::size_t o, parsed& r) noexcept {
     case v6_walk_end::error:
       return fail(r, parse_stage::ipv6_extension, w.error);
     case v6_walk_end::incomplete:
-      if (w.need_end <= r.ip_end) return fail(r, parse_stage::ipv6_extension, "truncated IPv6 extension header");
+      if (w.need_end <= r.ip_end)
+        return fail(r, parse_stage::ipv6_extension, "truncated IPv6 extension header");
       // A first fragment may end inside the header chain; reassembly will see the rest.
-      if (!w.frag.more) return fail(r, parse_stage::ipv6_extension, "IPv6 extension header exceeds payload length");
+      if (!w.frag.more)
+        return fail(r, parse_stage::ipv6_extension, "IPv6 extension header exceeds payload length");
       r.l4 = l4_kind::fragment;
       break;
     case v6_walk_end::later_fragment:

@@ -3,13 +3,13 @@
 // and raw IP. Per-packet code: no allocation, no exceptions, bounds-checked against the captured size.
 #pragma once
 
-#include <strata/detail/bytes.hpp>
-#include <strata/packet/error.hpp>
-
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+
+#include <strata/detail/bytes.hpp>
+#include <strata/packet/error.hpp>
 
 namespace strata::packet {
 
@@ -47,7 +47,8 @@ constexpr bool is_supported(link_type lt) noexcept {
     case link_type::linux_sll:
     case link_type::ipv4:
     case link_type::ipv6:
-    case link_type::linux_sll2: return true;
+    case link_type::linux_sll2:
+      return true;
   }
   return false;
 }
@@ -55,15 +56,23 @@ constexpr bool is_supported(link_type lt) noexcept {
 /// The link type's short name, as tcpdump prints it ("EN10MB", "LINUX_SLL2"); "unknown" otherwise.
 constexpr std::string_view name(link_type lt) noexcept {
   switch (lt) {
-    case link_type::null: return "NULL";
-    case link_type::ethernet: return "EN10MB";
+    case link_type::null:
+      return "NULL";
+    case link_type::ethernet:
+      return "EN10MB";
     case link_type::raw_dlt:
-    case link_type::raw: return "RAW";
-    case link_type::loop: return "LOOP";
-    case link_type::linux_sll: return "LINUX_SLL";
-    case link_type::ipv4: return "IPV4";
-    case link_type::ipv6: return "IPV6";
-    case link_type::linux_sll2: return "LINUX_SLL2";
+    case link_type::raw:
+      return "RAW";
+    case link_type::loop:
+      return "LOOP";
+    case link_type::linux_sll:
+      return "LINUX_SLL";
+    case link_type::ipv4:
+      return "IPV4";
+    case link_type::ipv6:
+      return "IPV6";
+    case link_type::linux_sll2:
+      return "LINUX_SLL2";
   }
   return "unknown";
 }
@@ -71,31 +80,31 @@ constexpr std::string_view name(link_type lt) noexcept {
 /// Linux cooked captures' packet type: how the kernel saw the frame (PACKET_HOST, ...).
 /// Other values the kernel may use are kept as their number.
 enum class sll_packet_type : std::uint8_t {
-  host = 0,         ///< addressed to this host (received)
-  broadcast = 1,    ///< link-layer broadcast (received)
-  multicast = 2,    ///< link-layer multicast (received)
-  otherhost = 3,    ///< addressed to another host, seen in promiscuous mode (received)
-  outgoing = 4,     ///< sent by this host (including forwarded packets leaving it)
-  unknown = 0xff,   ///< the link type does not record it (not a Linux cooked capture)
+  host = 0,        ///< addressed to this host (received)
+  broadcast = 1,   ///< link-layer broadcast (received)
+  multicast = 2,   ///< link-layer multicast (received)
+  otherhost = 3,   ///< addressed to another host, seen in promiscuous mode (received)
+  outgoing = 4,    ///< sent by this host (including forwarded packets leaving it)
+  unknown = 0xff,  ///< the link type does not record it (not a Linux cooked capture)
 };
 
 /// Ethertypes the link layer dispatches on.
 namespace ethertype {
-inline constexpr std::uint16_t ipv4 = 0x0800;   ///< IPv4
-inline constexpr std::uint16_t arp = 0x0806;    ///< ARP (not IP)
-inline constexpr std::uint16_t vlan = 0x8100;   ///< IEEE 802.1Q customer tag
-inline constexpr std::uint16_t ipv6 = 0x86dd;   ///< IPv6
-inline constexpr std::uint16_t qinq = 0x88a8;   ///< IEEE 802.1ad service tag
+inline constexpr std::uint16_t ipv4 = 0x0800;      ///< IPv4
+inline constexpr std::uint16_t arp = 0x0806;       ///< ARP (not IP)
+inline constexpr std::uint16_t vlan = 0x8100;      ///< IEEE 802.1Q customer tag
+inline constexpr std::uint16_t ipv6 = 0x86dd;      ///< IPv6
+inline constexpr std::uint16_t qinq = 0x88a8;      ///< IEEE 802.1ad service tag
 inline constexpr std::uint16_t qinq_old = 0x9100;  ///< pre-standard QinQ tag
-inline constexpr std::uint16_t lldp = 0x88cc;   ///< LLDP (not IP)
+inline constexpr std::uint16_t lldp = 0x88cc;      ///< LLDP (not IP)
 }  // namespace ethertype
 
 /// BSD loopback (DLT_NULL / DLT_LOOP) address families that carry IP.
 namespace bsd_af {
-inline constexpr std::uint32_t inet = 2;             ///< AF_INET everywhere
-inline constexpr std::uint32_t inet6_bsd = 24;       ///< AF_INET6 on NetBSD, OpenBSD, BSD/OS
-inline constexpr std::uint32_t inet6_freebsd = 28;   ///< AF_INET6 on FreeBSD, DragonFly
-inline constexpr std::uint32_t inet6_darwin = 30;    ///< AF_INET6 on macOS/iOS
+inline constexpr std::uint32_t inet = 2;            ///< AF_INET everywhere
+inline constexpr std::uint32_t inet6_bsd = 24;      ///< AF_INET6 on NetBSD, OpenBSD, BSD/OS
+inline constexpr std::uint32_t inet6_freebsd = 28;  ///< AF_INET6 on FreeBSD, DragonFly
+inline constexpr std::uint32_t inet6_darwin = 30;   ///< AF_INET6 on macOS/iOS
 }  // namespace bsd_af
 
 /// At most this many VLAN tags are skipped; a frame with more is malformed ("too many VLAN tags").
@@ -104,17 +113,23 @@ inline constexpr unsigned max_vlan_tags = 8;
 /// What the link-layer header says. Filled for every frame whose link header was readable.
 struct link_info {
   link_type type = link_type::ethernet;  ///< the link type the frame was parsed as
-  std::uint16_t ethertype = 0;           ///< network protocol after all tags (0x0800, 0x86dd, 0x0806...); synthesized for null/loop/raw links when the payload is IP
-  std::uint16_t header_length = 0;       ///< bytes of link header including VLAN tags (= offset of the network header)
-  std::uint8_t vlan_count = 0;           ///< number of 802.1Q/802.1ad/QinQ tags (any depth up to max_vlan_tags)
-  std::array<std::uint16_t, 2> vlan_ids{};  ///< 12-bit VLAN ids of the first two tags, outermost first (0 when absent)
-  sll_packet_type packet_type = sll_packet_type::unknown;  ///< Linux cooked captures: host/broadcast/multicast/otherhost/outgoing
-  std::uint16_t arphrd_type = 0;         ///< Linux cooked captures: ARPHRD_ type of the device (1 = Ethernet); 0 otherwise
-  std::uint32_t ifindex = 0;             ///< Linux cooked v2: interface index the frame was seen on; 0 = unknown
-  bool has_dst_mac = false;              ///< dst_mac is valid (Ethernet frames)
-  bool has_src_mac = false;              ///< src_mac is valid (Ethernet; Linux cooked with a 6-byte link-layer address)
+  std::uint16_t ethertype = 0;  ///< network protocol after all tags (0x0800, 0x86dd, 0x0806...); synthesized
+                                ///< for null/loop/raw links when the payload is IP
+  std::uint16_t header_length =
+      0;                        ///< bytes of link header including VLAN tags (= offset of the network header)
+  std::uint8_t vlan_count = 0;  ///< number of 802.1Q/802.1ad/QinQ tags (any depth up to max_vlan_tags)
+  std::array<std::uint16_t, 2>
+      vlan_ids{};  ///< 12-bit VLAN ids of the first two tags, outermost first (0 when absent)
+  sll_packet_type packet_type =
+      sll_packet_type::unknown;  ///< Linux cooked captures: host/broadcast/multicast/otherhost/outgoing
+  std::uint16_t arphrd_type =
+      0;  ///< Linux cooked captures: ARPHRD_ type of the device (1 = Ethernet); 0 otherwise
+  std::uint32_t ifindex = 0;  ///< Linux cooked v2: interface index the frame was seen on; 0 = unknown
+  bool has_dst_mac = false;   ///< dst_mac is valid (Ethernet frames)
+  bool has_src_mac = false;   ///< src_mac is valid (Ethernet; Linux cooked with a 6-byte link-layer address)
   std::array<std::uint8_t, 6> dst_mac{};  ///< Ethernet destination address
-  std::array<std::uint8_t, 6> src_mac{};  ///< Ethernet source address (Linux cooked: the recorded link-layer source)
+  std::array<std::uint8_t, 6>
+      src_mac{};  ///< Ethernet source address (Linux cooked: the recorded link-layer source)
 
   /// Whether the kernel reported the frame as sent by the capturing host (Linux cooked captures only).
   constexpr bool is_outgoing() const noexcept { return packet_type == sll_packet_type::outgoing; }
@@ -135,7 +150,9 @@ inline constexpr bool is_vlan_tpid(std::uint16_t t) noexcept {
 }
 
 inline constexpr link_payload from_ethertype(std::uint16_t t) noexcept {
-  return t == ethertype::ipv4 ? link_payload::ipv4 : t == ethertype::ipv6 ? link_payload::ipv6 : link_payload::not_ip;
+  return t == ethertype::ipv4   ? link_payload::ipv4
+         : t == ethertype::ipv6 ? link_payload::ipv6
+                                : link_payload::not_ip;
 }
 
 // Walks VLAN tags starting at `off` (where an ethertype `type` was just read) and dispatches.

@@ -12,17 +12,17 @@
 // `l4 == l4_kind::fragment`. Checksums are not verified (offloading makes captured checksums unreliable).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+
 #include <strata/io/frame.hpp>
 #include <strata/packet/error.hpp>
 #include <strata/packet/ip.hpp>
 #include <strata/packet/link.hpp>
 #include <strata/packet/parsed.hpp>
 #include <strata/packet/transport.hpp>
-
-#include <cstddef>
-#include <cstdint>
-#include <limits>
-#include <span>
 
 namespace strata::packet {
 

@@ -3,15 +3,15 @@
 // Per-packet code: no allocation, no exceptions; never reads past the captured bytes.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
 #include <strata/address.hpp>
 #include <strata/detail/bytes.hpp>
 #include <strata/packet/error.hpp>
 #include <strata/packet/ip.hpp>
 #include <strata/packet/parsed.hpp>
-
-#include <cstddef>
-#include <cstdint>
-#include <string_view>
 
 namespace strata::packet {
 
@@ -134,7 +134,8 @@ inline void quote_transport(const std::uint8_t* p, std::size_t t, std::size_t en
 }
 
 // The IPv4 packet quoted by an ICMP error, at `s`, readable up to `end`.
-inline void parse_quoted_ipv4(const std::uint8_t* p, std::size_t s, std::size_t end, embedded_packet& e) noexcept {
+inline void parse_quoted_ipv4(const std::uint8_t* p, std::size_t s, std::size_t end,
+                              embedded_packet& e) noexcept {
   using strata::detail::load_be16;
   using strata::detail::load_be32;
   e.offset = static_cast<std::uint32_t>(s);
@@ -186,7 +187,8 @@ inline void parse_quoted_ipv4(const std::uint8_t* p, std::size_t s, std::size_t 
 }
 
 // The IPv6 packet quoted by an ICMPv6 error, at `s`, readable up to `end`.
-inline void parse_quoted_ipv6(const std::uint8_t* p, std::size_t s, std::size_t end, embedded_packet& e) noexcept {
+inline void parse_quoted_ipv6(const std::uint8_t* p, std::size_t s, std::size_t end,
+                              embedded_packet& e) noexcept {
   using strata::detail::load_be16;
   using strata::detail::load_be64;
   e.offset = static_cast<std::uint32_t>(s);
@@ -270,8 +272,10 @@ inline bool parse_icmp(const cursor& c, parsed& r, bool v6) noexcept {
 inline bool parse_transport(const cursor& c, parsed& r) noexcept {
   if (r.l4 == l4_kind::fragment) return true;  // a later fragment, or a first one cut inside the IPv6 chain
   switch (r.protocol) {
-    case ip_proto::tcp: return parse_tcp(c, r);
-    case ip_proto::udp: return parse_udp(c, r);
+    case ip_proto::tcp:
+      return parse_tcp(c, r);
+    case ip_proto::udp:
+      return parse_udp(c, r);
     case ip_proto::icmp:
       if (r.fam == family::v4) return parse_icmp(c, r, false);
       break;
@@ -284,7 +288,8 @@ inline bool parse_transport(const cursor& c, parsed& r) noexcept {
         return true;
       }
       break;
-    default: break;
+    default:
+      break;
   }
   r.l4 = l4_kind::other;
   return true;
