@@ -291,8 +291,10 @@ struct tcpdump {
     if (pid == 0) {
       const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       ::dup2(fd, 2);
+      // --immediate-mode: without it libpcap's ring hands frames over when a block retires (tcpdump's
+      // 1 s timeout), and a stop before then lost the last frames of the test's traffic.
       ::execlp("ip", "ip", "netns", "exec", ns.c_str(), "tcpdump", "-i", dev.c_str(), "-w", file.c_str(),
-               "-U", "-n", "-s", "262144", "--time-stamp-precision=nano", "-Z", "root",
+               "-U", "--immediate-mode", "-n", "-s", "262144", "--time-stamp-precision=nano", "-Z", "root",
                static_cast<char*>(nullptr));
       ::_exit(127);
     }
