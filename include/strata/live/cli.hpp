@@ -37,6 +37,33 @@ namespace strata::cli {
 
 namespace detail {
 
+/// The signal thread of a live run (the signals are blocked in every thread and taken here): SIGHUP calls
+/// on_hup(), which returns false to treat it as a stop request; a first SIGINT/SIGTERM calls stop(); a
+/// second one calls give_up() and exits at once. The same signal delivered twice at once (timeout(1)
+/// sends it to the command and to its process group) is one request.
+template <class OnHup, class Stop, class GiveUp>
+std::thread signal_thread(const sigset_t& set, const std::atomic<bool>& finished, OnHup on_hup, Stop stop,
+                          GiveUp give_up) {
+  return std::thread([&set, &finished, on_hup, stop, give_up] {
+    std::chrono::steady_clock::time_point first{};
+    bool seen = false;
+    while (!finished.load()) {
+      timespec t{0, 100'000'000};
+      const int sig = sigtimedwait(&set, nullptr, &t);
+      if (sig <= 0) continue;
+      if (sig == SIGHUP && on_hup()) continue;
+      const auto now = std::chrono::steady_clock::now();
+      if (seen && now - first > std::chrono::seconds(1)) {
+        give_up();
+        _exit(128 + sig);
+      }
+      if (!seen) first = now;
+      seen = true;
+      stop();
+    }
+  });
+}
+
 /// A socket event as one JSON object: {"event":"listen","frame":null,"time":"…","socket":"tcp 0.0.0.0:8080",
 /// "steps":[…],"verdict":"permit","filter":null}.
 template <class Names>
@@ -144,33 +171,21 @@ int run_enforce(const options& o, const std::vector<port_hint>& hints,
                o.fail_open ? "fail-open" : "fail-closed");
 
   std::atomic<bool> finished{false};
-  std::thread signals([&] {
-    std::chrono::steady_clock::time_point first{};
-    bool seen = false;
-    while (!finished.load()) {
-      timespec t{0, 100'000'000};
-      const int sig = sigtimedwait(&set, nullptr, &t);
-      if (sig <= 0) continue;
-      if (sig == SIGHUP && !sets.empty()) {
+  std::thread signals = signal_thread(
+      set, finished,
+      [&] {  // without --set, SIGHUP ends the run like SIGTERM
+        if (sets.empty()) return false;
         std::vector<set_source> fresh = sets;
         if (load_sets(fresh, "SIGHUP: --set") != 0) {
           std::fprintf(stderr, "strata-classify: SIGHUP: the sets in force are kept\n");
-          continue;
+          return true;
         }
         for (const set_source& st : fresh) en->replace_set(st.name, st.data);
         std::fprintf(stderr, "strata-classify: SIGHUP: sets reloaded\n");
-        continue;
-      }
-      const auto now = std::chrono::steady_clock::now();
-      if (seen && now - first > std::chrono::seconds(1)) {
-        en->remove_rules();  // a second signal gives up at once, but never leaves the rules behind
-        _exit(128 + sig);
-      }
-      if (!seen) first = now;
-      seen = true;
-      en->request_stop();
-    }
-  });
+        return true;
+      },
+      [&] { en->request_stop(); },
+      [&] { en->remove_rules(); });  // a second signal gives up at once, but never leaves the rules behind
 
   const bool text = o.format == "text";
   const bool flush_each = o.line_buffered || isatty(STDOUT_FILENO);
@@ -316,26 +331,13 @@ int run_live(const options& o, const std::vector<port_hint>& hints, std::span<co
     std::fprintf(stderr, "strata-classify: SIGHUP: sets reloaded: %s\n", done.c_str());
   };
   std::atomic<bool> finished{false};
-  std::thread signals([&] {
-    std::chrono::steady_clock::time_point first{};
-    bool seen = false;
-    while (!finished.load()) {
-      timespec t{0, 100'000'000};
-      const int sig = sigtimedwait(&set, nullptr, &t);
-      if (sig <= 0) continue;
-      if (sig == SIGHUP) {
+  std::thread signals = signal_thread(
+      set, finished,
+      [&] {  // SIGHUP is in the set only with --set
         reload_sets();
-        continue;
-      }
-      const auto now = std::chrono::steady_clock::now();
-      // A second signal gives up at once; the same signal delivered twice at once (timeout(1) sends it
-      // to the command and to its process group) is one request.
-      if (seen && now - first > std::chrono::seconds(1)) _exit(128 + sig);
-      if (!seen) first = now;
-      seen = true;
-      s->request_stop();
-    }
-  });
+        return true;
+      },
+      [&] { s->request_stop(); }, [] {});
 
   const bool text = o.format == "text";
   const bool flush_each = o.line_buffered || isatty(STDOUT_FILENO);
