@@ -179,15 +179,7 @@ class nft_rules {
    public:
     batch() {
       b_ = ::mnl_nlmsg_batch_start(buf_.data(), buf_.size());
-      auto* h = ::mnl_nlmsg_put_header(::mnl_nlmsg_batch_current(b_));
-      h->nlmsg_type = NFNL_MSG_BATCH_BEGIN;
-      h->nlmsg_flags = NLM_F_REQUEST;
-      h->nlmsg_seq = ++seq_;
-      auto* g = static_cast<nfgenmsg*>(::mnl_nlmsg_put_extra_header(h, sizeof(nfgenmsg)));
-      g->nfgen_family = AF_UNSPEC;
-      g->version = NFNETLINK_V0;
-      g->res_id = htons(NFNL_SUBSYS_NFTABLES);
-      ::mnl_nlmsg_batch_next(b_);
+      put_control(NFNL_MSG_BATCH_BEGIN);
     }
     batch(const batch&) = delete;
     batch& operator=(const batch&) = delete;
@@ -210,8 +202,15 @@ class nft_rules {
     int send(detail::nf_socket& nl) {
       if (last_) ::mnl_nlmsg_batch_next(b_);
       last_ = nullptr;
+      put_control(NFNL_MSG_BATCH_END);
+      return nl.exchange(::mnl_nlmsg_batch_head(b_), ::mnl_nlmsg_batch_size(b_), acks_);
+    }
+
+   private:
+    // The batch's opening or closing control message (addressed to the nf_tables subsystem).
+    void put_control(std::uint16_t type) {
       auto* h = ::mnl_nlmsg_put_header(::mnl_nlmsg_batch_current(b_));
-      h->nlmsg_type = NFNL_MSG_BATCH_END;
+      h->nlmsg_type = type;
       h->nlmsg_flags = NLM_F_REQUEST;
       h->nlmsg_seq = ++seq_;
       auto* g = static_cast<nfgenmsg*>(::mnl_nlmsg_put_extra_header(h, sizeof(nfgenmsg)));
@@ -219,10 +218,7 @@ class nft_rules {
       g->version = NFNETLINK_V0;
       g->res_id = htons(NFNL_SUBSYS_NFTABLES);
       ::mnl_nlmsg_batch_next(b_);
-      return nl.exchange(::mnl_nlmsg_batch_head(b_), ::mnl_nlmsg_batch_size(b_), acks_);
     }
-
-   private:
     static inline std::uint32_t seq_ = static_cast<std::uint32_t>(::time(nullptr));
     alignas(nlmsghdr) std::array<char, 16384> buf_{};
     mnl_nlmsg_batch* b_ = nullptr;
