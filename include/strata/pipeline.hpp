@@ -186,72 +186,50 @@ struct compiled {
   static constexpr const policy_type& policy = P;
 
  private:
-  // The common match types are spelled out here (the same tests as test_integer / test_address): in a
-  // large outlined layer the compiler stops inlining those generic functions, and a call that switches
-  // on a constant match type at run time costs more than the comparison itself.
-  template <std::size_t C>
-  [[gnu::always_inline]] static constexpr bool test_condition(const incoming_values& v) {
-    constexpr condition_value c = P.conditions[C];
-    if constexpr (is_set_match(c.match)) {
+  // One condition test per (field, match type), shared by every condition of that shape: the operand
+  // comes from the policy's constant table at a constant index, which the compiler folds into an
+  // immediate once this is inlined. The common match types are spelled out (the same tests as
+  // test_integer / test_address): in a large outlined layer the compiler stops inlining those generic
+  // functions, and a call that switches on a constant match type costs more than the comparison.
+  template <field_id F, match_type M>
+  [[gnu::always_inline]] static constexpr bool test_condition(const condition_value& c,
+                                                              const incoming_values& v) {
+    if constexpr (is_set_match(M)) {
       return test_set(c, v);  // a run-time set: the engine passes its snapshots in `v.sets`
-    } else if constexpr (kind(c.field) == value_kind::integer) {
-      const std::uint64_t x = integer_value<c.field>(v);
-      if constexpr (c.match == match_type::equal)
+    } else if constexpr (kind(F) == value_kind::integer) {
+      const std::uint64_t x = integer_value<F>(v);
+      if constexpr (M == match_type::equal)
         return x == c.low.lo;
-      else if constexpr (c.match == match_type::range)
+      else if constexpr (M == match_type::range)
         return c.low.lo <= x && x <= c.high.lo;
       else
         return test_integer(c, x);
-    } else if constexpr (kind(c.field) == value_kind::address) {
-      const address x = address_value<c.field>(v);
-      if constexpr (c.match == match_type::equal)
+    } else if constexpr (kind(F) == value_kind::address) {
+      const address x = address_value<F>(v);
+      if constexpr (M == match_type::equal)
         return (x & c.mask) == c.low;
       else
         return test_address(c, x);
     } else {
-      return test_text(c, text_value<c.field>(v));
+      return test_text(c, text_value<F>(v));
     }
   }
 
-  // Conditions [Begin, End) of one field: ORed.
-  template <std::size_t Begin, std::size_t... J>
-  static constexpr bool any_of(const incoming_values& v, std::index_sequence<J...>) {
-    return (test_condition<Begin + J>(v) || ...);
-  }
-
-  struct groups_t {
-    std::array<std::uint16_t, 64> start{};
-    std::array<std::uint16_t, 64> length{};
-    std::size_t count = 0;
-  };
-  template <std::size_t F>
-  static constexpr groups_t groups_of() {
-    groups_t g;
-    const filter_value& f = P.filters[F];
-    for (std::size_t i = 0; i < f.condition_count;) {
-      std::size_t j = i + 1;
-      while (j < f.condition_count &&
-             P.conditions[f.first_condition + j].field == P.conditions[f.first_condition + i].field)
-        ++j;
-      g.start[g.count] = static_cast<std::uint16_t>(f.first_condition + i);
-      g.length[g.count] = static_cast<std::uint16_t>(j - i);
-      ++g.count;
-      i = j;
-    }
-    return g;
-  }
-
-  template <std::size_t F, std::size_t... G>
-  static constexpr bool all_groups(const incoming_values& v, std::index_sequence<G...>) {
-    [[maybe_unused]] constexpr groups_t g = groups_of<F>();
-    return (any_of<g.start[G]>(v, std::make_index_sequence<g.length[G]>{}) && ...);
-  }
-
-  template <std::size_t F>
-  static constexpr bool matches(const incoming_values& v) {
-    static_assert(groups_of<F>().count <= 64, "a filter tests at most 64 distinct field groups");
-    return all_groups<F>(v, std::make_index_sequence<groups_of<F>().count>{});
-  }
+  // Where each condition stands in its filter's groups (consecutive conditions on one field are ORed,
+  // the groups ANDed): bit 0 opens a group, bit 1 closes one. Computed once for the whole policy, so
+  // that a filter's test is one fold (one template per filter, not one per group and condition: the
+  // instantiations were most of a large policy's compile time).
+  static constexpr auto group_marks = [] {
+    std::array<std::uint8_t, policy_type::condition_count + 1> m{};
+    for (const filter_value& f : P.filters)
+      for (std::size_t j = 0; j < f.condition_count; ++j) {
+        const std::size_t c = f.first_condition + j;
+        const bool opens = j == 0 || P.conditions[c - 1].field != P.conditions[c].field;
+        const bool closes = j + 1 == f.condition_count || P.conditions[c + 1].field != P.conditions[c].field;
+        m[c] = static_cast<std::uint8_t>((opens ? 1 : 0) | (closes ? 2 : 0));
+      }
+    return m;
+  }();
 
   static constexpr bool is_callout(action a) {
     return a == action::callout_terminating || a == action::callout_inspection ||
@@ -268,19 +246,31 @@ struct compiled {
     return false;
   }();
 
-  // Position K of the layer's evaluation order: one filter, unrolled.
-  template <std::size_t K>
+  // Position K of the layer's evaluation order: one filter, unrolled; J indexes its conditions.
+  template <std::size_t K, std::size_t... J>
   [[gnu::always_inline]] static constexpr void filter_step(const incoming_values& v, layer_result& r,
-                                                           bool& write, bool& sublayer_done) {
+                                                           bool& write, bool& sublayer_done,
+                                                           std::index_sequence<J...>) {
     constexpr std::size_t fi = P.order[K];
     constexpr filter_value f = P.filters[fi];
+    constexpr std::size_t first = f.first_condition;
     constexpr bool first_of_sublayer = K == P.layer_begin[static_cast<std::size_t>(f.layer)] ||
                                        P.filters[P.order[K - 1]].sublayer_index != f.sublayer_index;
     if constexpr (!layer_has_callouts<f.layer>) {
       if (!write) return;  // a hard decision is final in a layer without callouts
     }
     if constexpr (first_of_sublayer) sublayer_done = false;
-    if (sublayer_done || !matches<fi>(v)) return;
+    if (sublayer_done) return;
+    // The groups in one fold: `any` is the open group's OR (a later alternative is skipped once one
+    // held), and a group that closes without a match ends the fold.
+    [[maybe_unused]] bool any = false;
+    const bool matched =
+        (((any = ((group_marks[first + J] & 1) == 0 && any) ||
+                 test_condition<P.conditions[first + J].field, P.conditions[first + J].match>(
+                     P.conditions[first + J], v)),
+          (group_marks[first + J] & 2) == 0 || any) &&
+         ...);
+    if (!matched) return;
     if constexpr (!is_callout(f.act)) {
       // Without a callout the outcome is a constant: fold it here, so that the filter's record is not
       // built on the stack at run time for a call.
@@ -305,7 +295,10 @@ struct compiled {
     bool sublayer_done = false;
     // A braced list, not a fold: it evaluates in order and has no nesting limit (a layer may hold
     // a thousand filters).
-    [[maybe_unused]] const bool stepped[] = {(filter_step<Begin + I>(v, r, write, sublayer_done), true)...};
+    [[maybe_unused]] const bool stepped[] = {
+        (filter_step<Begin + I>(v, r, write, sublayer_done,
+                                std::make_index_sequence<P.filters[P.order[Begin + I]].condition_count>{}),
+         true)...};
     return r;
   }
 
@@ -313,7 +306,10 @@ struct compiled {
   template <std::size_t Begin, std::size_t... I>
   static constexpr void steps(const incoming_values& v, layer_result& r, bool& write, bool& sublayer_done,
                               std::index_sequence<I...>) {
-    [[maybe_unused]] const bool stepped[] = {(filter_step<Begin + I>(v, r, write, sublayer_done), true)...};
+    [[maybe_unused]] const bool stepped[] = {
+        (filter_step<Begin + I>(v, r, write, sublayer_done,
+                                std::make_index_sequence<P.filters[P.order[Begin + I]].condition_count>{}),
+         true)...};
   }
   template <std::size_t Begin, std::size_t N>
   [[gnu::noinline]] static constexpr void chunk(const incoming_values& v, layer_result& r, bool& write,
