@@ -268,6 +268,7 @@ int run_live(const options& o, const std::vector<port_hint>& hints, std::span<co
   so.extra_locals = o.locals;
   so.hints = hints;
   so.keep_frames = !o.write_file.empty();
+  so.frame_records = !o.quiet || !o.write_file.empty();  // -q without -w: nobody reads the records
   so.on_status = [](const std::string& s) { std::fprintf(stderr, "strata-classify: %s\n", s.c_str()); };
 
   std::vector<set_source> sets;  // --set: loaded now, reloaded on SIGHUP

@@ -51,6 +51,10 @@ struct session_options {
   std::vector<port_hint> hints;           ///< --listen / --closed: override the socket table
   bool keep_frames =
       false;  ///< copy each frame's bytes to the sink (-w); otherwise `output::frame.data` is empty
+  /// Hand each frame's record to the sink. false (strata-classify -q without -w): the workers only
+  /// classify (the engines' counters still count every frame) and the sink gets socket events only, so
+  /// no record is copied, queued or handed to another thread: that cost more than classifying it.
+  bool frame_records = true;
   std::size_t queue_capacity =
       4096;  ///< records per worker queue (a full queue holds the worker: the ring fills)
   std::chrono::milliseconds listen_poll{100};  ///< how often the socket table is read for new listeners
@@ -347,6 +351,7 @@ class session {
         w.engine->set_host(monitor_->snapshot());
       }
       const record r = w.routes && f.outgoing ? w.engine->classify(departing(w, f)) : w.engine->classify(f);
+      if (!o_.frame_records) continue;
       detail::slot* s = nullptr;
       for (unsigned spins = 0; (s = w.queue.producer_slot()) == nullptr; ++spins) {
         if (spins == 0) pending_wake::flush(&wake);  // full: the writer must be awake
@@ -388,8 +393,9 @@ class session {
     auto next_listen = std::chrono::steady_clock::now() + o_.listen_poll;
     while (!stop_.stop_requested()) {
       pollfd fds[2] = {{monitor_->fd(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          next_listen - std::chrono::steady_clock::now());
+      // Rounded up: rounded down, the last millisecond before each look was a busy loop of poll(0).
+      const auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(next_listen - std::chrono::steady_clock::now());
       const int rc = ::poll(fds, 2, static_cast<int>(left.count() < 0 ? 0 : left.count()));
       if (rc < 0 && errno != EINTR) break;
       if (fds[0].revents & POLLIN) {
