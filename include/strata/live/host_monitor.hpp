@@ -174,48 +174,103 @@ struct socket_entry {
   }
 };
 
-/// The host's listening TCP and bound UDP sockets (NETLINK_SOCK_DIAG), refreshed on demand.
+/// The host's listening TCP and bound UDP sockets (NETLINK_SOCK_DIAG), refreshed on demand. Kept in four
+/// parts (IPv4/IPv6 x TCP/UDP), each with the time it was read: a question needs only the parts that can
+/// answer it (its protocol; an IPv4 question also IPv6, whose dual-stack sockets take IPv4), and a dump
+/// walks the kernel's whole hash table of its protocol, so reading only those halves a refresh or better.
 class socket_table {
  public:
-  static constexpr std::size_t max_entries = 1u << 16;
+  static constexpr std::size_t max_entries = 1u << 16;  ///< per part
 
   socket_table() : nl_(NETLINK_SOCK_DIAG, 0, "cannot open NETLINK_SOCK_DIAG") {}
 
   /// Dumps the table again (TCP listeners and/or every UDP socket, IPv4 and IPv6). false on an error
-  /// (the previous table is kept).
+  /// (the parts that failed keep their previous contents).
   bool refresh(bool tcp = true, bool udp = true) {
+    bool ok = true;
+    for (family f : {family::v4, family::v6}) {
+      if (tcp) ok = refresh_part(f, proto::tcp) && ok;
+      if (udp) ok = refresh_part(f, proto::udp) && ok;
+    }
+    if (ok) ++refreshes_;
+    return ok;
+  }
+
+  /// Dumps one part again: the sockets of family `f` and protocol `p` (proto::tcp: listeners only).
+  bool refresh_part(family f, std::uint8_t p) {
+    part& pt = parts_[index(f, p)];
     const std::int64_t t = detail::realtime_ns();
     next_.clear();
-    bool ok = true;
-    for (int fam : {AF_INET, AF_INET6}) {
-      if (tcp) ok = ok && dump(fam, IPPROTO_TCP, 1u << TCP_LISTEN);
-      if (udp) ok = ok && dump(fam, IPPROTO_UDP, ~0u);
-    }
-    if (!ok) return false;
-    entries_.swap(next_);
-    snapshot_ns_ = t;
-    valid_ = true;
-    ++refreshes_;
+    bool truncated = false;
+    if (!dump(f == family::v4 ? AF_INET : AF_INET6, p == proto::tcp ? IPPROTO_TCP : IPPROTO_UDP,
+              p == proto::tcp ? 1u << TCP_LISTEN : ~0u, truncated))
+      return false;
+    pt.entries.swap(next_);
+    pt.snapshot_ns = t;
+    pt.valid = true;
+    pt.truncated = truncated;
+    all_stale_ = true;
     return true;
   }
 
   /// -1: no table yet (or it was truncated and says nobody); 1: a socket takes the flow; 0: none.
   int listening(family f, std::uint8_t p, address dst, std::uint16_t dport, address src,
                 std::uint16_t sport) const {
-    if (!valid_) return -1;
-    for (const socket_entry& e : entries_)
-      if (e.accepts(f, p, dst, dport, src, sport)) return 1;
-    return truncated_ ? -1 : 0;
+    if (p != proto::tcp && p != proto::udp) return -1;
+    bool truncated = false;
+    for (const part* pt : {&parts_[index(f, p)], f == family::v4 ? &parts_[index(family::v6, p)] : nullptr}) {
+      if (pt == nullptr) continue;
+      if (!pt->valid) return -1;
+      for (const socket_entry& e : pt->entries)
+        if (e.accepts(f, p, dst, dport, src, sport)) return 1;
+      truncated = truncated || pt->truncated;
+    }
+    return truncated ? -1 : 0;
   }
 
-  const std::vector<socket_entry>& entries() const noexcept { return entries_; }
-  /// When the table was read (CLOCK_REALTIME ns, comparable with capture timestamps).
-  std::int64_t snapshot_ns() const noexcept { return snapshot_ns_; }
+  /// The oldest read of the parts that answer a question of family `f` and protocol `p` (CLOCK_REALTIME
+  /// ns, comparable with capture timestamps; 0 before the first).
+  std::int64_t snapshot_ns(family f, std::uint8_t p) const noexcept {
+    const std::int64_t a = parts_[index(f, p)].snapshot_ns;
+    if (f != family::v4) return a;
+    const std::int64_t b = parts_[index(family::v6, p)].snapshot_ns;
+    return a < b ? a : b;
+  }
+
+  /// Every socket of the table (all parts).
+  const std::vector<socket_entry>& entries() const {
+    if (all_stale_) {
+      all_.clear();
+      for (const part& pt : parts_) all_.insert(all_.end(), pt.entries.begin(), pt.entries.end());
+      all_stale_ = false;
+    }
+    return all_;
+  }
+  /// When the table was read: the oldest of its parts (CLOCK_REALTIME ns).
+  std::int64_t snapshot_ns() const noexcept {
+    std::int64_t t = parts_[0].snapshot_ns;
+    for (const part& pt : parts_) t = pt.snapshot_ns < t ? pt.snapshot_ns : t;
+    return t;
+  }
   std::uint64_t refreshes() const noexcept { return refreshes_; }
-  bool valid() const noexcept { return valid_; }
+  bool valid() const noexcept {
+    for (const part& pt : parts_)
+      if (!pt.valid) return false;
+    return true;
+  }
 
  private:
-  bool dump(int fam, int protocol, std::uint32_t states) {
+  struct part {
+    std::vector<socket_entry> entries;
+    std::int64_t snapshot_ns = 0;
+    bool valid = false;
+    bool truncated = false;
+  };
+  static std::size_t index(family f, std::uint8_t p) noexcept {
+    return (f == family::v6 ? 2u : 0u) + (p == proto::udp ? 1u : 0u);
+  }
+
+  bool dump(int fam, int protocol, std::uint32_t states, bool& truncated) {
     struct {
       nlmsghdr nlh;
       inet_diag_req_v2 r;
@@ -226,13 +281,12 @@ class socket_table {
     req.r.sdiag_family = static_cast<std::uint8_t>(fam);
     req.r.sdiag_protocol = static_cast<std::uint8_t>(protocol);
     req.r.idiag_states = states;
-    truncated_ = false;
     return nl_.dump(&req.nlh, [&](const nlmsghdr* h) {
       if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) return;
       if (h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) return;
       const auto* m = static_cast<const inet_diag_msg*>(::mnl_nlmsg_get_payload(h));
       if (next_.size() >= max_entries) {
-        truncated_ = true;
+        truncated = true;
         return;
       }
       socket_entry e;
@@ -261,23 +315,24 @@ class socket_table {
   }
 
   detail::netlink nl_;
-  std::vector<socket_entry> entries_, next_;
-  std::int64_t snapshot_ns_ = 0;
+  part parts_[4];
+  std::vector<socket_entry> next_;
+  mutable std::vector<socket_entry> all_;
+  mutable bool all_stale_ = true;
   std::uint64_t refreshes_ = 0;
-  bool valid_ = false;
-  bool truncated_ = false;
 };
 
 /// The engine's live listener oracle (engine::use_listener_hook): a socket table of its own (one per
-/// worker: nothing shared, no lock), read again when its snapshot is older than the packet being
-/// classified, at most once per `min_interval`. Only new inbound flows ask, so the cost is one
-/// sock_diag dump per new inbound flow at most, and at most 1/min_interval dumps a second.
+/// worker: nothing shared, no lock), whose parts that answer a question are read again when they are
+/// older than the packet being classified, at most once per `min_interval` per protocol. Only new inbound
+/// flows ask, so the cost is one or two sock_diag dumps per new inbound flow at most, and at most
+/// 2/min_interval refreshes a second.
 class listener_cache {
  public:
   explicit listener_cache(std::chrono::nanoseconds min_interval = std::chrono::milliseconds(1))
       : min_interval_(min_interval.count()) {
     table_.refresh();
-    last_refresh_ = detail::monotonic_ns();
+    last_refresh_[0] = last_refresh_[1] = detail::monotonic_ns();
   }
 
   /// The hook's signature: engine.use_listener_hook(&listener_cache::hook, &cache).
@@ -287,11 +342,14 @@ class listener_cache {
 
   int answer(const flow::flow_key& k, std::int64_t time_ns) {
     if (k.protocol != proto::tcp && k.protocol != proto::udp) return -1;
-    if (table_.snapshot_ns() < time_ns) {
+    if (table_.snapshot_ns(k.fam, k.protocol) < time_ns) {
+      std::int64_t& last = last_refresh_[k.protocol == proto::udp ? 1 : 0];
       const std::int64_t now = detail::monotonic_ns();
-      if (now - last_refresh_ >= min_interval_) {
-        last_refresh_ = now;
-        table_.refresh();
+      if (now - last >= min_interval_) {
+        last = now;
+        table_.refresh_part(k.fam, k.protocol);
+        if (k.fam == family::v4) table_.refresh_part(family::v6, k.protocol);  // dual-stack sockets
+        ++refreshes_;
       } else {
         ++stale_answers_;
       }
@@ -304,13 +362,16 @@ class listener_cache {
   std::uint64_t answers() const noexcept { return answers_; }
   /// Answers given from a snapshot older than the packet because of the rate limit.
   std::uint64_t stale_answers() const noexcept { return stale_answers_; }
+  /// Times the table (the parts a question needed) was read again.
+  std::uint64_t refreshes() const noexcept { return refreshes_; }
 
  private:
   socket_table table_;
   std::int64_t min_interval_;
-  std::int64_t last_refresh_ = 0;
+  std::int64_t last_refresh_[2] = {0, 0};  // TCP, UDP
   std::uint64_t answers_ = 0;
   std::uint64_t stale_answers_ = 0;
+  std::uint64_t refreshes_ = 0;
 };
 
 /// New listening TCP sockets since the last look (the passive-open socket event). The first look

@@ -304,6 +304,11 @@ class session {
     for (auto& wk : workers_) a += wk->listeners->answers(), s += wk->listeners->stale_answers();
     return {a, s};
   }
+  std::uint64_t listener_refreshes() const {
+    std::uint64_t a = 0;
+    for (auto& wk : workers_) a += wk->listeners->refreshes();
+    return a;
+  }
   const host_monitor& monitor() const { return *monitor_; }
   std::size_t worker_count() const noexcept { return workers_.size(); }
   packet::link_type link_type() const { return workers_.front()->src->link_type(); }
