@@ -11,6 +11,7 @@
 #include <concepts>
 #include <cstdint>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 
 #include <strata/condition.hpp>
@@ -232,41 +233,154 @@ constexpr std::uint64_t specificity(const condition_value& c) {
   }
 }
 
-template <fixed_string Name, Layer L, class Spec, class A>
-constexpr void take_filter_argument(Spec& spec, std::size_t& next, const A& a) {
-  constexpr family layer_fam = L::address_family;
-  if constexpr (std::is_same_v<A, sublayer>) {
-    spec.value.sub = a;
-    if (a.name.empty()) error::sublayer_name_is_empty<Name>();
-  } else if constexpr (std::is_same_v<A, weight_spec>) {
-    spec.value.weight = a;
-    if (a.kind == weight_spec::form::range && a.value > 15) error::weight_range_must_be_0_to_15<Name>();
-  } else if constexpr (std::is_same_v<A, action>) {
-    spec.value.act = a;
-  } else if constexpr (std::is_same_v<A, filter_flags>) {
-    spec.value.flags = spec.value.flags | a;
+// A filter is built in two parts, so that the compile time of a large policy stays low: what does not
+// depend on the filter's name (checking the arguments' types, filling in the values, the weight) is a
+// template of the layer and the argument types only, shared by every filter of the same shape; the
+// name-dependent part (filter<Name, L>) only reports errors with the name, and costs nothing more.
+
+/// Type-level mistakes in a filter's arguments, found once per shape.
+enum class argument_error : std::uint8_t { none, not_an_argument, field_not_offered, callout_not_callable };
+template <Layer L, class A>
+constexpr argument_error argument_type_error() {
+  if constexpr (std::is_same_v<A, sublayer> || std::is_same_v<A, weight_spec> || std::is_same_v<A, action> ||
+                std::is_same_v<A, filter_flags>) {
+    return argument_error::none;
   } else if constexpr (is_callout_action_v<A>) {
-    spec.value.act = A::kind;
-    using F = decltype(a.function);
-    if constexpr (std::is_same_v<F, unregistered_callout_t>) {
-      spec.value.callout = nullptr;
-    } else if constexpr (!usable_callout<F>) {
-      error::callout_is_not_callable_with_incoming_values<Name, F>();
-    } else {
-      spec.value.callout = to_callout_fn(a.function);
-    }
+    using F = decltype(A::function);
+    if constexpr (std::is_same_v<F, unregistered_callout_t> || usable_callout<F>)
+      return argument_error::none;
+    else
+      return argument_error::callout_not_callable;
   } else if constexpr (is_condition_v<A>) {
-    if constexpr (!offers(L::id, A::field))
-      error::field_is_not_offered_at_layer<Name, field_c<A::field>, L>();
-    for (const auto& alt : a.alternatives) {
-      if (alt.fam != family::none && layer_fam != family::none && alt.fam != layer_fam)
-        error::address_family_does_not_match_layer<Name, field_c<A::field>, L>();
-      spec.conditions[next++] = alt;
-    }
+    return offers(L::id, A::field) ? argument_error::none : argument_error::field_not_offered;
   } else {
-    error::filter_argument_is_not_a_sublayer_weight_action_flag_or_condition<Name, A>();
+    return argument_error::not_an_argument;
   }
 }
+
+/// What the argument types say about a filter: condition and action counts, the first bad argument.
+struct filter_shape {
+  std::size_t conditions = 0;
+  std::size_t actions = 0;
+  std::size_t bad_argument = 0;  ///< index of the first argument with a type error, if `error`
+  argument_error error = argument_error::none;
+};
+template <Layer L, class... Args>
+consteval filter_shape shape_of() {
+  filter_shape s;
+  const std::size_t conditions[] = {0, condition_count_of<Args>()...};
+  const bool actions[] = {false, (std::is_same_v<Args, action> || is_callout_action_v<Args>)...};
+  const argument_error errors[] = {argument_error::none, argument_type_error<L, Args>()...};
+  for (std::size_t i = 1; i <= sizeof...(Args); ++i) {
+    s.conditions += conditions[i];
+    s.actions += actions[i] ? 1 : 0;
+    if (s.error == argument_error::none && errors[i] != argument_error::none) {
+      s.error = errors[i];
+      s.bad_argument = i - 1;
+    }
+  }
+  return s;
+}
+
+/// Reports a type-level mistake with the filter's name (instantiated only for a bad filter).
+template <fixed_string Name, Layer L, class A>
+consteval void report_argument_type_error() {
+  if constexpr (argument_type_error<L, A>() == argument_error::callout_not_callable)
+    error::callout_is_not_callable_with_incoming_values<Name, decltype(A::function)>();
+  else if constexpr (argument_type_error<L, A>() == argument_error::field_not_offered)
+    error::field_is_not_offered_at_layer<Name, field_c<A::field>, L>();
+  else
+    error::filter_argument_is_not_a_sublayer_weight_action_flag_or_condition<Name, A>();
+}
+
+/// Value-level mistakes, found while the filter is built.
+enum class value_error : std::uint8_t {
+  none,
+  sublayer_name_is_empty,
+  weight_range_must_be_0_to_15,
+  address_family_does_not_match_layer,
+  permit_if_callout_unregistered_needs_a_terminating_or_unknown_callout,
+};
+struct build_result {
+  value_error error = value_error::none;
+  std::size_t argument = 0;  ///< the argument at fault
+};
+
+template <Layer L, class A>
+constexpr void take_filter_argument(filter_value& f, condition_value* conditions, std::size_t& next,
+                                    const A& a, std::size_t index, build_result& r) {
+  auto fail = [&](value_error e) {
+    if (r.error == value_error::none) r = {e, index};
+  };
+  if constexpr (std::is_same_v<A, sublayer>) {
+    f.sub = a;
+    if (a.name.empty()) fail(value_error::sublayer_name_is_empty);
+  } else if constexpr (std::is_same_v<A, weight_spec>) {
+    f.weight = a;
+    if (a.kind == weight_spec::form::range && a.value > 15) fail(value_error::weight_range_must_be_0_to_15);
+  } else if constexpr (std::is_same_v<A, action>) {
+    f.act = a;
+  } else if constexpr (std::is_same_v<A, filter_flags>) {
+    f.flags = f.flags | a;
+  } else if constexpr (is_callout_action_v<A>) {
+    f.act = A::kind;
+    using F = decltype(a.function);
+    if constexpr (std::is_same_v<F, unregistered_callout_t>)
+      f.callout = nullptr;
+    else if constexpr (usable_callout<F>)
+      f.callout = to_callout_fn(a.function);
+  } else if constexpr (is_condition_v<A>) {
+    constexpr family layer_fam = L::address_family;
+    for (const auto& alt : a.alternatives) {
+      if (alt.fam != family::none && layer_fam != family::none && alt.fam != layer_fam)
+        fail(value_error::address_family_does_not_match_layer);
+      conditions[next++] = alt;
+    }
+  }
+}
+
+/// Fills in a filter's values from its arguments and computes its effective weight: the same
+/// instantiation for every filter of the same layer and argument types.
+template <Layer L, class... Args>
+constexpr build_result build_filter(filter_value& f, condition_value* conditions, std::size_t n_conditions,
+                                    const Args&... args) {
+  build_result r;
+  f.layer = L::id;
+  f.condition_count = static_cast<std::uint16_t>(n_conditions);
+  std::size_t next = 0;
+  std::size_t index = 0;
+  (take_filter_argument<L>(f, conditions, next, args, index++, r), ...);
+
+  if (r.error == value_error::none && f.flags.has(permit_if_callout_unregistered) &&
+      f.act != action::callout_terminating && f.act != action::callout_unknown)
+    r = {value_error::permit_if_callout_unregistered_needs_a_terminating_or_unknown_callout, 0};
+
+  // Effective weight (WFP: exact as given; a range in the top four bits; automatic below 2^60).
+  std::uint64_t auto_bits = 0;
+  for (std::size_t i = 0; i < n_conditions; ++i) auto_bits += specificity(conditions[i]);
+  const std::uint64_t auto60 = (auto_bits > 0xfffff ? 0xfffff : auto_bits) << 40;
+  switch (f.weight.kind) {
+    case weight_spec::form::exact:
+      f.effective_weight = f.weight.value;
+      break;
+    case weight_spec::form::range:
+      f.effective_weight = (f.weight.value << 60) | auto60;
+      break;
+    case weight_spec::form::automatic:
+      f.effective_weight = auto60;
+      break;
+  }
+  return r;
+}
+
+template <class A>
+struct field_of {
+  using type = void;
+};
+template <field_id F, std::size_t N>
+struct field_of<condition<F, N>> {
+  using type = field_c<F>;
+};
 
 }  // namespace detail
 
@@ -274,41 +388,44 @@ constexpr void take_filter_argument(Spec& spec, std::size_t& next, const A& a) {
 /// and conditions. The layer is a type from strata::layer.
 template <detail::fixed_string Name, Layer L, class... Args>
 consteval auto filter(Args... args) {
-  constexpr std::size_t n_conditions =
-      (std::size_t{0} + ... + detail::condition_count_of<Args>());  // few args
-  constexpr std::size_t n_actions =
-      (std::size_t{0} + ... +
-       (std::is_same_v<Args, action> || is_callout_action_v<Args> ? std::size_t{1} : std::size_t{0}));
+  constexpr detail::filter_shape shape = detail::shape_of<L, Args...>();
   if constexpr (Name.size() == 0) error::filter_name_is_empty<Name>();
-  if constexpr (n_actions == 0) error::filter_has_no_action<Name>();
-  if constexpr (n_actions > 1) error::filter_has_two_actions<Name>();
-  if constexpr (n_conditions > 0xffff) error::filter_has_too_many_conditions<Name>();
+  if constexpr (shape.actions == 0) error::filter_has_no_action<Name>();
+  if constexpr (shape.actions > 1) error::filter_has_two_actions<Name>();
+  if constexpr (shape.conditions > 0xffff) error::filter_has_too_many_conditions<Name>();
+  if constexpr (shape.error != detail::argument_error::none)
+    detail::report_argument_type_error<Name, L,
+                                       std::tuple_element_t<shape.bad_argument, std::tuple<Args...>>>();
 
-  filter_spec<Name, n_conditions> spec;
+  filter_spec<Name, shape.conditions> spec;
+  const detail::build_result r =
+      detail::build_filter<L>(spec.value, spec.conditions.data(), shape.conditions, args...);
   spec.value.name = spec.name.view();
-  spec.value.layer = L::id;
-  spec.value.condition_count = static_cast<std::uint16_t>(n_conditions);
-  std::size_t next = 0;
-  (detail::take_filter_argument<Name, L>(spec, next, args), ...);
-
-  if (spec.value.flags.has(permit_if_callout_unregistered) && spec.value.act != action::callout_terminating &&
-      spec.value.act != action::callout_unknown)
-    error::permit_if_callout_unregistered_needs_a_terminating_or_unknown_callout<Name>();
-
-  // Effective weight (WFP: exact as given; a range in the top four bits; automatic below 2^60).
-  std::uint64_t auto_bits = 0;
-  for (const auto& c : spec.conditions) auto_bits += detail::specificity(c);
-  const std::uint64_t auto60 = (auto_bits > 0xfffff ? 0xfffff : auto_bits) << 40;
-  switch (spec.value.weight.kind) {
-    case weight_spec::form::exact:
-      spec.value.effective_weight = spec.value.weight.value;
+  using enum detail::value_error;
+  switch (r.error) {
+    case none:
       break;
-    case weight_spec::form::range:
-      spec.value.effective_weight = (spec.value.weight.value << 60) | auto60;
+    case sublayer_name_is_empty:
+      error::sublayer_name_is_empty<Name>();
       break;
-    case weight_spec::form::automatic:
-      spec.value.effective_weight = auto60;
+    case weight_range_must_be_0_to_15:
+      error::weight_range_must_be_0_to_15<Name>();
       break;
+    case permit_if_callout_unregistered_needs_a_terminating_or_unknown_callout:
+      error::permit_if_callout_unregistered_needs_a_terminating_or_unknown_callout<Name>();
+      break;
+    case address_family_does_not_match_layer: {
+      // The field at fault, as a type for the diagnostic: the argument's index picks it.
+      std::size_t i = 0;
+      [[maybe_unused]] const bool reported[] = {
+          false,
+          (i++ == r.argument && !std::is_void_v<typename detail::field_of<Args>::type>
+               ? (error::address_family_does_not_match_layer<Name, typename detail::field_of<Args>::type,
+                                                             L>(),
+                  true)
+               : false)...};
+      break;
+    }
   }
   return spec;
 }
