@@ -523,6 +523,17 @@ std::string check_bpf(const workload& w, const bpf_programs& p,
          " frames outside the stateless question (fragments, VLAN-less offsets, forwarded)";
 }
 
+// Every frame, applicable or not: the library's stateless classifier against the benchmark's own
+// parse + stateless_key + compiled<P>::classify.
+std::string check_identical(const std::vector<stateless_outcome>& ref,
+                            const std::vector<stateless_outcome>& b, bool& failed) {
+  std::size_t same = 0, differ = ref.size() > b.size() ? ref.size() - b.size() : b.size() - ref.size();
+  for (std::size_t i = 0; i < ref.size() && i < b.size(); ++i) (ref[i] == b[i] ? same : differ)++;
+  failed = failed || differ != 0;
+  return std::to_string(same) + " frames identical (applicability, verdict and deciding filter), " +
+         std::to_string(differ) + " differ";
+}
+
 std::string check_outcomes(const std::vector<stateless_outcome>& a, const std::vector<stateless_outcome>& b) {
   std::size_t agree = 0, differ = 0, blocked = 0;
   for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
@@ -606,6 +617,13 @@ int main(int argc, char** argv) {
                                                " (every path key, sampled frames)");
     failed_checks = failed_checks || bad100 || bad1000;
     const auto s10 = outcomes_s10(w), s100 = outcomes_s100(w), p1000 = outcomes_p1000(w);
+    for (const bool batched : {false, true}) {
+      const std::string suffix = batched ? "-batch" : "";
+      note("check." + w.name + ".strata-s10-pipeline" + suffix,
+           check_identical(s10, library_outcomes_s10(w, batched), failed_checks));
+      note("check." + w.name + ".strata-s100-pipeline" + suffix,
+           check_identical(s100, library_outcomes_s100(w, batched), failed_checks));
+    }
     std::vector<contender_info> winfos = infos;
     for (const auto& [name, expr, out] :
          {std::tuple{"s10", bench_bpf::s10, &s10}, std::tuple{"s100", bench_bpf::s100, &s100}}) {

@@ -3,6 +3,8 @@
 // bench/throughput.cpp defines a few contenders (so that the large policies compile in parallel).
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -14,6 +16,7 @@
 #include <strata/engine.hpp>
 #include <strata/flow/answers.hpp>
 #include <strata/packet/parse.hpp>
+#include <strata/stateless.hpp>
 
 namespace bench {
 
@@ -144,22 +147,19 @@ inline bool stateless_key(const strata::packet::parsed& p, const strata::host& h
   return false;
 }
 
-/// strata's compiled pipeline as a stateless classifier: parse, direction, one pipeline call per frame.
+/// strata's compiled pipeline as a stateless classifier (strata/stateless.hpp), one frame at a time:
+/// parse, direction, one pipeline call per frame.
 template <auto const& P>
 class stateless_contender final : public contender {
  public:
   explicit stateless_contender(const workload& w) : w_(w) {}
   void pass() override {
     std::uint64_t b = 0;
-    for (const segment& s : w_.segs) {
+    for (const segment& s : w_.segs)
       for (const strata::io::frame& f : s.frames) {
-        const strata::packet::parsed p = strata::packet::parse(f.data, s.link, f.wire_length);
-        strata::path_key key;
-        strata::incoming_values v;
-        if (!stateless_key(p, s.host, key, v)) continue;
-        b += strata::compiled<P>::classify(key, v).verdict == strata::action::block;
+        const strata::stateless_verdict r = strata::stateless<P>::classify(f, s.link, s.host);
+        b += r.applies && r.result.verdict == strata::action::block;
       }
-    }
     blocked_ += b;
   }
   std::uint64_t blocked() const override { return blocked_; }
@@ -169,12 +169,67 @@ class stateless_contender final : public contender {
   std::uint64_t blocked_ = 0;
 };
 
+/// The same through the batch form, `batch` frames per call (a caller draining a ring of frames): the
+/// headers of the next frames are requested while the current one is classified.
+inline constexpr std::size_t batch = 256;
+
+template <auto const& P>
+class stateless_batch_contender final : public contender {
+ public:
+  explicit stateless_batch_contender(const workload& w) : w_(w) {}
+  void pass() override {
+    std::uint64_t b = 0;
+    for (const segment& s : w_.segs)
+      for (std::size_t i = 0; i < s.frames.size(); i += batch) {
+        const std::size_t n = std::min(batch, s.frames.size() - i);
+        strata::stateless<P>::classify(std::span(s.frames).subspan(i, n), s.link, s.host,
+                                       std::span(out_).first(n));
+        for (std::size_t k = 0; k < n; ++k)
+          b += out_[k].applies && out_[k].result.verdict == strata::action::block;
+      }
+    blocked_ += b;
+  }
+  std::uint64_t blocked() const override { return blocked_; }
+
+ private:
+  const workload& w_;
+  std::array<strata::stateless_verdict, batch> out_{};
+  std::uint64_t blocked_ = 0;
+};
+
 /// One frame's stateless outcome: -1 not applicable, else the verdict and the deciding filter.
 struct stateless_outcome {
   std::int8_t verdict = -1;  // -1 n/a, 0 permit, 1 block
   std::int16_t filter = -1;
   friend bool operator==(const stateless_outcome&, const stateless_outcome&) = default;
 };
+
+/// The outcomes of the library's stateless classifier, one frame at a time or in batches (to cross-check
+/// both against stateless_outcomes before timing).
+template <auto const& P>
+std::vector<stateless_outcome> library_outcomes(const workload& w, bool batched) {
+  std::vector<stateless_outcome> out;
+  std::array<strata::stateless_verdict, batch> buf{};
+  for (const segment& s : w.segs)
+    for (std::size_t i = 0; i < s.frames.size(); i += batch) {
+      const std::size_t n = std::min(batch, s.frames.size() - i);
+      if (batched)
+        strata::stateless<P>::classify(std::span(s.frames).subspan(i, n), s.link, s.host,
+                                       std::span(buf).first(n));
+      else
+        for (std::size_t k = 0; k < n; ++k)
+          buf[k] = strata::stateless<P>::classify(s.frames[i + k], s.link, s.host);
+      for (std::size_t k = 0; k < n; ++k) {
+        stateless_outcome o;
+        if (buf[k].applies) {
+          o.verdict = buf[k].result.verdict == strata::action::block ? 1 : 0;
+          o.filter = buf[k].result.filter;
+        }
+        out.push_back(o);
+      }
+    }
+  return out;
+}
 
 template <auto const& P>
 std::vector<stateless_outcome> stateless_outcomes(const workload& w) {
@@ -205,6 +260,9 @@ std::vector<contender_info> small_contenders();
 std::size_t check_p100(const workload& w, std::size_t sample_every);
 std::vector<stateless_outcome> outcomes_s10(const workload& w);
 std::vector<stateless_outcome> outcomes_s100(const workload& w);
+/// The library's stateless<s10/s100> on the same frames, one at a time or batched (library_outcomes).
+std::vector<stateless_outcome> library_outcomes_s10(const workload& w, bool batched);
+std::vector<stateless_outcome> library_outcomes_s100(const workload& w, bool batched);
 
 // engines_1000.cpp: strata-1000, runtime-1000, strata stateless p1000.
 std::vector<contender_info> large_contenders();

@@ -1,6 +1,7 @@
 // Contenders on strata's engine with the small policies: the parse-only floor (empty policy), strata with
 // 10 and 100 filters, the hand-written classifier of the 100-filter policy, the run-time (vector) engine
-// with 10 and 100 filters, and the stateless block lists s10/s100 (engine and pipeline-only).
+// with 10 and 100 filters, and the stateless block lists s10/s100 (engine, and pipeline-only one frame at
+// a time or batched).
 #include <cstdio>
 
 #include "bench_hand100.hpp"
@@ -179,6 +180,8 @@ std::vector<contender_info> small_contenders() {
       make<engine_contender<generated::s100>>("strata-s100", "stateless"),
       make<stateless_contender<generated::s10>>("strata-s10-pipeline", "stateless"),
       make<stateless_contender<generated::s100>>("strata-s100-pipeline", "stateless"),
+      make<stateless_batch_contender<generated::s10>>("strata-s10-pipeline-batch", "stateless"),
+      make<stateless_batch_contender<generated::s100>>("strata-s100-pipeline-batch", "stateless"),
   };
 }
 
@@ -232,6 +235,12 @@ std::vector<stateless_outcome> outcomes_s10(const workload& w) {
 }
 std::vector<stateless_outcome> outcomes_s100(const workload& w) {
   return stateless_outcomes<generated::s100>(w);
+}
+std::vector<stateless_outcome> library_outcomes_s10(const workload& w, bool batched) {
+  return library_outcomes<generated::s10>(w, batched);
+}
+std::vector<stateless_outcome> library_outcomes_s100(const workload& w, bool batched) {
+  return library_outcomes<generated::s100>(w, batched);
 }
 
 }  // namespace bench

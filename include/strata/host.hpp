@@ -66,6 +66,8 @@ class host {
   }
   constexpr bool add_local(const prefix& p) {
     if (local_count_ == capacity) return false;
+    local_masks_[local_count_] = p.mask();
+    local_nets_[local_count_] = p.addr & local_masks_[local_count_];
     locals_[local_count_++] = p;
     return true;
   }
@@ -81,7 +83,7 @@ class host {
 
   constexpr bool is_local(address a, family f) const {
     for (std::size_t i = 0; i < local_count_; ++i)
-      if (locals_[i].fam == f && locals_[i].contains(a)) return true;
+      if (locals_[i].fam == f && (a & local_masks_[i]) == local_nets_[i]) return true;
     return false;
   }
 
@@ -100,8 +102,12 @@ class host {
 
   /// traversal.md §1.
   constexpr traffic_direction direction(address src, address dst, family f) const {
-    const bool src_local = is_local(src, f);
-    const bool dst_local = is_local(dst, f);
+    bool src_local = false, dst_local = false;  // one walk over the locals for both addresses
+    for (std::size_t i = 0; i < local_count_; ++i) {
+      if (locals_[i].fam != f) continue;
+      src_local = src_local || (src & local_masks_[i]) == local_nets_[i];
+      dst_local = dst_local || (dst & local_masks_[i]) == local_nets_[i];
+    }
     if (src_local && dst_local) return traffic_direction::loopback;
     if (src_local) return traffic_direction::outbound;
     if (dst_local) return traffic_direction::inbound;
@@ -118,6 +124,9 @@ class host {
 
  private:
   std::array<prefix, capacity> locals_{};
+  // Each local's mask and masked address, computed once: direction() runs on every frame.
+  std::array<address, capacity> local_masks_{};
+  std::array<address, capacity> local_nets_{};
   std::array<prefix, capacity> subnets_{};
   std::array<port_hint, capacity> hints_{};
   std::size_t local_count_ = 0;

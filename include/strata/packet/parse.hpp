@@ -26,6 +26,114 @@
 
 namespace strata::packet {
 
+namespace detail {
+
+/// The common frame, untagged Ethernet II + IPv4 without options or fragmentation + TCP or UDP, in one
+/// straight line: every condition under which the general path below would take another turn (a short
+/// frame, a tag, options, a fragment, a header that does not fit, a bad length) is tested first, and
+/// any of them leaves `r` untouched and returns false. Otherwise it writes what the general path writes
+/// for such a frame (tests/unit/packet_fast_path_test.cpp compares the two field by field).
+inline bool parse_common(const std::uint8_t* p, std::size_t size, std::size_t wire, parsed& r) noexcept {
+  using strata::detail::load_be16;
+  using strata::detail::load_be32;
+  constexpr std::size_t l3 = 14, l4 = l3 + 20;
+  if (size < l4 + 8 || load_be16(p + 12) != ethertype::ipv4) return false;
+  const std::uint8_t* h = p + l3;
+  const std::size_t total = load_be16(h + 2);
+  const std::uint16_t ff = load_be16(h + 6);
+  const std::uint8_t proto = h[9];
+  // IHL 5, no MF and offset 0 (DF may be set), TCP or UDP, a length the frame can hold.
+  if (h[0] != 0x45 || (ff & 0x3fff) != 0 || (proto != ip_proto::tcp && proto != ip_proto::udp) ||
+      total < 20 || total > wire - l3)
+    return false;
+  const std::size_t ip_end = l3 + total;
+  const std::uint8_t* t = p + l4;
+  std::size_t l4_header;  // TCP: its data offset; UDP: 8
+  if (proto == ip_proto::tcp) {
+    if (l4 + 20 > ip_end || l4 + 20 > size) return false;
+    l4_header = std::size_t{static_cast<std::uint8_t>(t[12] >> 4)} * 4;
+    if (l4_header < 20 || l4 + l4_header > ip_end || l4 + l4_header > size) return false;
+  } else {
+    if (l4 + 8 > ip_end) return false;
+    const std::size_t len = load_be16(t + 4);
+    if (len < 8 || len > ip_end - l4) return false;
+    l4_header = 8;
+    r.payload_length = static_cast<std::uint32_t>(len - 8);
+  }
+  for (std::size_t i = 0; i < 6; ++i) {
+    r.link.dst_mac[i] = p[i];
+    r.link.src_mac[i] = p[6 + i];
+  }
+  r.link.has_dst_mac = true;
+  r.link.has_src_mac = true;
+  r.link.ethertype = ethertype::ipv4;
+  r.link.header_length = l3;
+  r.status = parse_status::ok;
+  r.fam = family::v4;
+  r.tos = h[1];
+  r.frag.id = load_be16(h + 4);
+  r.frag.dont_fragment = (ff & 0x4000) != 0;
+  r.frag.data_offset = l4;
+  r.ttl = h[8];
+  r.protocol = proto;
+  r.src = address::from_v4(load_be32(h + 12));
+  r.dst = address::from_v4(load_be32(h + 16));
+  r.ip_header_length = 20;
+  r.ip_total_length = static_cast<std::uint32_t>(total);
+  r.ip_end = static_cast<std::uint32_t>(ip_end);
+  r.captured_truncated = ip_end > size;
+  r.l3_offset = l3;
+  r.l4_offset = l4;
+  r.payload_offset = static_cast<std::uint32_t>(l4 + l4_header);
+  r.src_port = load_be16(t);
+  r.dst_port = load_be16(t + 2);
+  if (proto == ip_proto::tcp) {
+    r.stage = parse_stage::tcp;
+    r.l4 = l4_kind::tcp;
+    r.tcp.seq = load_be32(t + 4);
+    r.tcp.ack = load_be32(t + 8);
+    r.tcp.header_length = static_cast<std::uint8_t>(l4_header);
+    r.tcp.flags = t[13];
+    r.tcp.window = load_be16(t + 14);
+    r.payload_length = static_cast<std::uint32_t>(ip_end - (l4 + l4_header));
+  } else {
+    r.stage = parse_stage::udp;
+    r.l4 = l4_kind::udp;
+  }
+  return true;
+}
+
+/// Every frame, every link type: link header, IP header and extensions, transport header, one step
+/// after the other. `r` is as `parsed` default-constructs it.
+inline void parse_general(const std::uint8_t* p, std::size_t size, link_type lt, std::size_t wire_length,
+                          parsed& r) noexcept {
+  if (size > std::numeric_limits<std::uint32_t>::max()) {
+    fail(r, parse_stage::link, "frame too large");
+    return;
+  }
+  const cursor c{p, size, wire_length > size ? wire_length : size};
+  bool ok = false;
+  switch (parse_link(p, size, lt, r.link, r.malformed)) {
+    case link_payload::malformed:
+      r.status = parse_status::malformed;
+      r.stage = parse_stage::link;
+      return;
+    case link_payload::not_ip:
+      r.status = parse_status::not_ip;
+      r.stage = parse_stage::link;
+      return;
+    case link_payload::ipv4:
+      ok = parse_ipv4(c, r.link.header_length, r);
+      break;
+    case link_payload::ipv6:
+      ok = parse_ipv6(c, r.link.header_length, r);
+      break;
+  }
+  if (ok && parse_transport(c, r)) r.status = parse_status::ok;
+}
+
+}  // namespace detail
+
 /// Parses one frame of link type `lt`. `wire_length` is the frame's original length when the capture
 /// kept only a prefix of it (pcap's `len` versus `caplen`); 0 (or anything <= frame.size()) means the
 /// frame is complete. When the frame is a snapped prefix, IP/UDP lengths that exceed the captured bytes
@@ -35,29 +143,11 @@ inline parsed parse(std::span<const std::byte> frame, link_type lt, std::size_t 
   parsed r;
   const auto* p = reinterpret_cast<const std::uint8_t*>(frame.data());
   const std::size_t size = frame.size();
-  if (size > std::numeric_limits<std::uint32_t>::max()) {
-    detail::fail(r, parse_stage::link, "frame too large");
+  // Most frames take the straight line; it declines (r untouched) whatever it does not cover.
+  if (lt == link_type::ethernet && size <= std::numeric_limits<std::uint32_t>::max() &&
+      detail::parse_common(p, size, wire_length > size ? wire_length : size, r)) [[likely]]
     return r;
-  }
-  const detail::cursor c{p, size, wire_length > size ? wire_length : size};
-  bool ok = false;
-  switch (parse_link(p, size, lt, r.link, r.malformed)) {
-    case link_payload::malformed:
-      r.status = parse_status::malformed;
-      r.stage = parse_stage::link;
-      return r;
-    case link_payload::not_ip:
-      r.status = parse_status::not_ip;
-      r.stage = parse_stage::link;
-      return r;
-    case link_payload::ipv4:
-      ok = detail::parse_ipv4(c, r.link.header_length, r);
-      break;
-    case link_payload::ipv6:
-      ok = detail::parse_ipv6(c, r.link.header_length, r);
-      break;
-  }
-  if (ok && detail::parse_transport(c, r)) r.status = parse_status::ok;
+  detail::parse_general(p, size, lt, wire_length, r);
   return r;
 }
 

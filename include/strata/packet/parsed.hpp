@@ -138,8 +138,13 @@ struct icmp_info {
 
 /// Everything `parse` learned about one frame. Offsets are from the first byte of the frame; lengths
 /// are those the headers state. When the capture cut the packet short (`captured_truncated`), bytes
-/// past the captured size are not in the frame even though the lengths count them.
+/// past the captured size are not in the frame even though the lengths count them. Every field is
+/// initialized except `icmp`, which holds a value only when `l4` is icmp or icmpv6.
 struct parsed {
+  // Written out so that `icmp` below can stay unwritten (an anonymous union member with a non-trivial
+  // default constructor would delete the implicit one); every other member has its initializer.
+  constexpr parsed() noexcept {}
+
   parse_status status = parse_status::malformed;  ///< ok, not_ip or malformed
   parse_stage stage = parse_stage::link;  ///< the last header parsed (ok) or the one that failed (malformed)
   parse_error malformed{};                ///< reason and stage when status == malformed; empty otherwise
@@ -176,7 +181,11 @@ struct parsed {
   std::uint16_t src_port = 0;  ///< TCP/UDP source port (0 otherwise)
   std::uint16_t dst_port = 0;  ///< TCP/UDP destination port (0 otherwise)
   tcp_info tcp{};              ///< TCP fields (l4 == tcp)
-  icmp_info icmp{};            ///< ICMP/ICMPv6 fields, with the quoted packet of errors (l4 == icmp/icmpv6)
+  // `icmp` (~110 bytes, over half of the record) is valid only when l4 is icmp or icmpv6, and only
+  // written then: zeroing it on every TCP/UDP frame was a `rep stos` per frame.
+  union {
+    icmp_info icmp;  ///< ICMP/ICMPv6 fields, with the quoted packet of errors: only when l4 == icmp/icmpv6
+  };
 
   constexpr bool ok() const noexcept { return status == parse_status::ok; }
   constexpr bool is_not_ip() const noexcept { return status == parse_status::not_ip; }

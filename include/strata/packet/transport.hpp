@@ -248,6 +248,7 @@ inline bool parse_icmp(const cursor& c, parsed& r, bool v6) noexcept {
                         v6 ? "ICMPv6 header exceeds IP packet" : "ICMP header exceeds IP packet");
   const std::uint8_t* h = c.p + l;
   r.l4 = v6 ? l4_kind::icmpv6 : l4_kind::icmp;
+  r.icmp = icmp_info{};  // `parsed` leaves it unwritten until an ICMP header is found
   r.icmp.type = h[0];
   r.icmp.code = h[1];
   r.icmp.rest = load_be32(h + 4);
