@@ -342,25 +342,43 @@ int run_live(const options& o, const std::vector<port_hint>& hints, std::span<co
 
   const bool text = o.format == "text";
   const bool flush_each = o.line_buffered || isatty(STDOUT_FILENO);
-  std::string line;
-  line.reserve(4096);
-  bool write_failed = false;
-  s->run([&](const live::output& out) {
-    if (!o.quiet) {
-      line.clear();
-      if (out.event)
-        text ? append_event_text<Engine>(line, out.rec) : append_event_json<Engine>(line, out.rec);
-      else if (text)
-        io::append_text<Engine>(line, out.rec);
-      else
-        io::append_json<Engine>(line, out.rec);
-      line += '\n';
-      std::fwrite(line.data(), 1, line.size(), stdout);
-      if (flush_each) std::fflush(stdout);
+  // Records are formatted straight into one buffer, written when it holds 64 KiB and whenever the writer
+  // is about to wait (the workers' queues are empty): few, large writes under load, and no record held
+  // back once traffic pauses.
+  constexpr std::size_t out_batch = std::size_t{1} << 16;
+  std::string out_buf;
+  out_buf.reserve(out_batch + 4096);
+  auto write_out = [&] {
+    std::size_t done = 0;
+    for (int tries = 0; done < out_buf.size() && tries < 1000; ++tries) {  // bounded: partial writes
+      const ssize_t n = ::write(STDOUT_FILENO, out_buf.data() + done, out_buf.size() - done);
+      if (n > 0)
+        done += static_cast<std::size_t>(n);
+      else if (n < 0 && errno != EINTR)
+        break;  // stdout is gone: the records are lost, as with fwrite
     }
-    if (writer && !out.event && (o.write_all || out.rec.blocked()))
-      if (!writer->write(out.frame)) write_failed = true;
-  });
+    out_buf.clear();
+  };
+  bool write_failed = false;
+  s->run(
+      [&](const live::output& out) {
+        if (!o.quiet) {
+          if (out.event)
+            text ? append_event_text<Engine>(out_buf, out.rec) : append_event_json<Engine>(out_buf, out.rec);
+          else if (text)
+            io::append_text<Engine>(out_buf, out.rec);
+          else
+            io::append_json<Engine>(out_buf, out.rec);
+          out_buf += '\n';
+          if (flush_each || out_buf.size() >= out_batch) write_out();
+        }
+        if (writer && !out.event && (o.write_all || out.rec.blocked()))
+          if (!writer->write(out.frame)) write_failed = true;
+      },
+      [&] {
+        if (!out_buf.empty()) write_out();
+      });
+  if (!out_buf.empty()) write_out();
   finished.store(true);
   signals.join();
   std::fflush(stdout);

@@ -228,12 +228,14 @@ class session {
 
   /// Runs the workers and the monitor, and hands every record to `sink(const output&)` on the calling
   /// thread, until a bound is reached, a stop is requested, or a watched interface is removed.
-  template <class Sink>
-  void run(Sink&& sink) {
+  /// `idle()` is called on that thread each time the queues are empty, before it waits for more: a sink
+  /// that buffers its output flushes it there (large writes under load, no delay when traffic stops).
+  template <class Sink, class Idle = void (*)()>
+  void run(
+      Sink&& sink, Idle&& idle = [] {}) {
     for (std::size_t w = 0; w < workers_.size(); ++w)
       workers_[w]->thread = std::thread([this, w] { work(*workers_[w]); });
     monitor_thread_ = std::thread([this] { watch(); });
-    std::vector<std::size_t> order;
     for (;;) {
       const std::uint64_t seen = ticks_.load(std::memory_order_acquire);
       flush_events(sink);
@@ -260,6 +262,7 @@ class session {
         if (empty) break;
         continue;
       }
+      idle();
       ticks_.wait(seen, std::memory_order_acquire);
     }
     request_stop();
