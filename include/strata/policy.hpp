@@ -9,6 +9,8 @@
 #include <initializer_list>
 #include <span>
 #include <string_view>
+#include <tuple>
+#include <utility>
 
 #include <strata/filter.hpp>
 
@@ -95,16 +97,43 @@ constexpr std::uint64_t name_hash(std::string_view s) {
   return h;
 }
 
-template <class T>
-constexpr std::size_t filter_count_of() {
-  return is_filter_spec_v<T> ? 1 : 0;
-}
-template <class T>
-constexpr std::size_t policy_condition_count_of() {
-  if constexpr (is_filter_spec_v<T>)
-    return std::tuple_size_v<decltype(T{}.conditions)>;
-  else
-    return 0;
+/// What policy() needs to know of an argument's type, in one small class per type (not one function
+/// template per question: a thousand filters are a thousand types).
+template <class A>
+struct policy_argument {
+  static constexpr std::size_t filters = 0;
+  static constexpr std::size_t conditions = 0;
+  static constexpr std::string_view name{};
+};
+template <fixed_string Name, std::size_t N>
+struct policy_argument<filter_spec<Name, N>> {
+  static constexpr std::size_t filters = 1;
+  static constexpr std::size_t conditions = N;
+  static constexpr std::string_view name = filter_spec<Name, N>::name.view();
+};
+
+/// The argument index of the first filter whose name an earlier filter has, or `none`: found from the
+/// types, so that the report is instantiated only for a policy that has a duplicate.
+inline constexpr std::size_t no_duplicate = ~std::size_t{0};
+template <class... Args>
+consteval std::size_t first_duplicate_name() {
+  constexpr std::size_t n = sizeof...(Args);
+  const std::string_view names[] = {std::string_view{}, policy_argument<Args>::name...};
+  // Sort the names' hashes once and compare neighbours (cheap enough for clang's default constexpr
+  // step limit with a thousand filters); only equal hashes compare the names.
+  std::array<std::pair<std::uint64_t, std::size_t>, n> hashes{};
+  std::size_t m = 0;
+  for (std::size_t i = 1; i <= n; ++i)
+    if (!names[i].empty()) hashes[m++] = {name_hash(names[i]), i - 1};
+  std::sort(hashes.begin(), hashes.begin() + static_cast<std::ptrdiff_t>(m));
+  std::size_t first = no_duplicate;
+  for (std::size_t i = 1; i < m; ++i) {
+    for (std::size_t j = i; j > 0 && hashes[j - 1].first == hashes[i].first; --j) {
+      const std::size_t a = hashes[j - 1].second, b = hashes[i].second;
+      if (names[a + 1] == names[b + 1]) first = std::min(first, std::max(a, b));
+    }
+  }
+  return first;
 }
 
 template <class P>
@@ -129,7 +158,7 @@ constexpr void take_policy_argument(policy_builder<P>& b, const A& a) {
     if (b.add_sublayer(a) < 0) error::sublayer_declared_twice_with_different_weights();
   } else if constexpr (std::is_same_v<A, default_action_t>) {
     b.p.default_action = a.value;
-  } else if constexpr (is_filter_spec_v<A>) {
+  } else if constexpr (policy_argument<A>::filters == 1) {
     filter_value f = a.value;
     const int s = b.add_sublayer(f.sub);
     if (s < 0) error::filter_uses_a_sublayer_name_already_declared_with_another_weight<A::name>();
@@ -139,13 +168,6 @@ constexpr void take_policy_argument(policy_builder<P>& b, const A& a) {
     b.p.filters[b.next_filter++] = f;
   } else {
     error::policy_argument_is_not_a_filter_sublayer_or_default_action<A>();
-  }
-}
-
-template <class A>
-constexpr void report_duplicate(std::string_view duplicate) {
-  if constexpr (is_filter_spec_v<A>) {
-    if (A::name.view() == duplicate) error::duplicate_filter_name<A::name>();
   }
 }
 
@@ -215,31 +237,17 @@ template <class... Args>
 consteval auto policy(Args... args) {
   // Sums and sequences over the arguments are braced lists, not folds: a fold over a thousand
   // filters exceeds clang's expression nesting limit.
-  constexpr std::size_t nf = detail::sum({std::size_t{0}, detail::filter_count_of<Args>()...});
-  constexpr std::size_t nc = detail::sum({std::size_t{0}, detail::policy_condition_count_of<Args>()...});
+  constexpr std::size_t nf = detail::sum({std::size_t{0}, detail::policy_argument<Args>::filters...});
+  constexpr std::size_t nc = detail::sum({std::size_t{0}, detail::policy_argument<Args>::conditions...});
   static_assert(nf < 0xffff && nc < 0xffff, "a policy holds at most 65534 filters and conditions");
+  if constexpr (nf > 1) {
+    constexpr std::size_t duplicate = detail::first_duplicate_name<Args...>();
+    if constexpr (duplicate != detail::no_duplicate)
+      error::duplicate_filter_name<std::tuple_element_t<duplicate, std::tuple<Args...>>::name>();
+  }
   policy_value<nf, nc> p;
   [[maybe_unused]] detail::policy_builder<policy_value<nf, nc>> b{p};
   [[maybe_unused]] const int taken[] = {0, (detail::take_policy_argument(b, args), 0)...};
-
-  // Duplicate names: sort the names' hashes once, compare neighbours (cheap enough for clang's
-  // default constexpr step limit with a thousand filters).
-  if constexpr (nf > 1) {
-    std::array<std::uint64_t, nf> hashes{};
-    for (std::size_t i = 0; i < nf; ++i) hashes[i] = detail::name_hash(p.filters[i].name);
-    std::sort(hashes.begin(), hashes.end());
-    for (std::size_t i = 1; i < nf; ++i) {
-      if (hashes[i] != hashes[i - 1]) continue;
-      for (std::size_t a = 0; a < nf; ++a) {  // rare: find the names behind the equal hashes
-        if (detail::name_hash(p.filters[a].name) != hashes[i]) continue;
-        for (std::size_t c = a + 1; c < nf; ++c) {
-          if (p.filters[c].name != p.filters[a].name) continue;
-          [[maybe_unused]] const int reported[] = {0,
-                                                   (detail::report_duplicate<Args>(p.filters[a].name), 0)...};
-        }
-      }
-    }
-  }
   detail::number_sets(p);
   detail::compute_order(p);
   return p;
