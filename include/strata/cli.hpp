@@ -88,7 +88,7 @@ struct options {
   std::string user;
   std::uint32_t snaplen = 262144;
   std::uint32_t block_size = 1u << 20;
-  std::uint32_t block_count = 64;  // live::ring_config's default: 64 MiB per interface and worker
+  std::uint32_t block_count = 8;
   bool line_buffered = false;
   // Enforcing mode (-i … --enforce; strata/live/enforce.hpp): verdicts applied through NFQUEUE.
   bool enforce = false;

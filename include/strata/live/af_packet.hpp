@@ -130,9 +130,11 @@ inline std::int64_t monotonic_ns() noexcept {
 /// multiple of the page size). A block is handed to user space when full or after `block_timeout`.
 struct ring_config {
   std::uint32_t block_size = 1u << 20;  ///< 1 MiB
-  /// 64 MiB per socket (per interface and worker): ~40,000 full-size frames, 80 ms at 500k pps, so that
-  /// a reader descheduled for a few time slices on a busy machine loses nothing (8 MiB dropped frames).
-  std::uint32_t block_count = 64;
+  /// 8 MiB per socket (per interface and worker): ~5,000 full-size frames, 58,000 small ones. Larger
+  /// rings cost CPU on every frame, as the reader walks all of it (bench/live, 60-byte frames: 16 to 64
+  /// MiB ~30% more CPU per packet than 8 MiB, tcpdump -B alike; likely the data TLB, whose reach is 8
+  /// MiB here). Raise it (--blocks) to ride out longer stalls at high rates.
+  std::uint32_t block_count = 8;
   std::uint32_t frame_size = 2048;              ///< TPACKET_V3 sizing hint (tp_frame_size)
   std::chrono::milliseconds block_timeout{10};  ///< retire a partly filled block after this
 };
