@@ -650,7 +650,8 @@ int main(int argc, char** argv) {
     }
     for (const auto& [a, b] :
          {std::pair{"strata-100", "hand-100"}, std::pair{"strata-100", "runtime-100"},
-          std::pair{"strata-10", "runtime-10"}, std::pair{"strata-1000", "runtime-1000"}}) {
+          std::pair{"strata-10", "runtime-10"}, std::pair{"strata-1000", "runtime-1000"},
+          std::pair{"floor", "floor-batch"}, std::pair{"strata-s100", "strata-s100-batch"}}) {
       const bool same =
           by_name[a]->blocked() == by_name[b]->blocked() && by_name[a]->hits() == by_name[b]->hits();
       note("check." + w.name + "." + b,

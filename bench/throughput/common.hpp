@@ -110,6 +110,57 @@ class engine_contender final : public contender {
   std::uint64_t blocked_ = 0;
 };
 
+/// The same engine through its batch form (engine::classify(span, sink)), `batch_frames` frames per call:
+/// the headers and flow buckets of the next frames are requested while the current one is classified.
+inline constexpr std::size_t batch_frames = 256;
+
+template <auto const& P>
+class engine_batch_contender final : public contender {
+ public:
+  using engine_type = strata::verdict_engine<P>;
+  explicit engine_batch_contender(const workload& w) : w_(w) {
+    for (const segment& s : w.segs) {
+      auto e = std::make_unique<engine_type>(
+          s.host,
+          strata::engine_config{
+              .flow_capacity = s.flow_capacity, .endpoint_capacity = s.flow_capacity / 4, .link = s.link});
+      e->use_answers(const_cast<strata::flow::answer_index*>(&s.answers));
+      engines_.push_back(std::move(e));
+    }
+  }
+  void pass() override {
+    ++loop_;
+    for (std::size_t i = 0; i < engines_.size(); ++i) {
+      engine_type& e = *engines_[i];
+      const segment& s = w_.segs[i];
+      std::uint64_t b = 0;
+      for (std::size_t at = 0; at < s.frames.size(); at += batch_frames) {
+        const std::size_t n = std::min(batch_frames, s.frames.size() - at);
+        for (std::size_t k = 0; k < n; ++k) buf_[k] = shifted(s.frames[at + k], s, loop_);
+        e.classify(std::span<const strata::io::frame>(buf_.data(), n),
+                   [&b](const strata::record& r) { b += r.verdict == strata::action::block; });
+      }
+      blocked_ += b;
+    }
+  }
+  std::uint64_t blocked() const override { return blocked_; }
+  std::vector<std::uint64_t> hits() const override {
+    std::vector<std::uint64_t> h(P.filters.size(), 0);
+    for (const auto& e : engines_) {
+      auto x = e->filter_hits(0);
+      for (std::size_t i = 0; i < h.size(); ++i) h[i] += x[i];
+    }
+    return h;
+  }
+
+ private:
+  const workload& w_;
+  std::vector<std::unique_ptr<engine_type>> engines_;
+  std::array<strata::io::frame, batch_frames> buf_{};
+  std::uint64_t loop_ = 0;
+  std::uint64_t blocked_ = 0;
+};
+
 /// The values the engine presents to the filters (engine.hpp's values_of, the fields the benchmark
 /// policies test).
 inline strata::incoming_values values_of(const strata::packet::parsed& p, bool inbound) {
@@ -173,7 +224,7 @@ class stateless_contender final : public contender {
 /// headers of the next frames are requested while the current one is classified.
 inline constexpr std::size_t batch = 256;
 
-template <auto const& P>
+template <auto const& P, std::size_t Lookahead = strata::stateless<P>::default_lookahead>
 class stateless_batch_contender final : public contender {
  public:
   explicit stateless_batch_contender(const workload& w) : w_(w) {}
@@ -182,8 +233,8 @@ class stateless_batch_contender final : public contender {
     for (const segment& s : w_.segs)
       for (std::size_t i = 0; i < s.frames.size(); i += batch) {
         const std::size_t n = std::min(batch, s.frames.size() - i);
-        strata::stateless<P>::classify(std::span(s.frames).subspan(i, n), s.link, s.host,
-                                       std::span(out_).first(n));
+        strata::stateless<P>::template classify<Lookahead>(std::span(s.frames).subspan(i, n), s.link, s.host,
+                                                           std::span(out_).first(n));
         for (std::size_t k = 0; k < n; ++k)
           b += out_[k].applies && out_[k].result.verdict == strata::action::block;
       }

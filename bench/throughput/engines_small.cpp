@@ -171,6 +171,7 @@ static contender_info make(std::string name, std::string group) {
 std::vector<contender_info> small_contenders() {
   return {
       make<engine_contender<empty_policy>>("floor", "engine"),
+      make<engine_batch_contender<empty_policy>>("floor-batch", "engine"),
       make<engine_contender<generated::p10>>("strata-10", "engine"),
       make<engine_contender<generated::p100>>("strata-100", "engine"),
       make<engine_contender<hand_p100>>("hand-100", "engine"),
@@ -178,6 +179,7 @@ std::vector<contender_info> small_contenders() {
       make<engine_contender<runtime_p100>>("runtime-100", "engine"),
       make<engine_contender<generated::s10>>("strata-s10", "stateless"),
       make<engine_contender<generated::s100>>("strata-s100", "stateless"),
+      make<engine_batch_contender<generated::s100>>("strata-s100-batch", "stateless"),
       make<stateless_contender<generated::s10>>("strata-s10-pipeline", "stateless"),
       make<stateless_contender<generated::s100>>("strata-s100-pipeline", "stateless"),
       make<stateless_batch_contender<generated::s10>>("strata-s10-pipeline-batch", "stateless"),

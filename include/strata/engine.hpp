@@ -196,6 +196,22 @@ class basic_engine {
     return sets_.publish(name, std::move(d));
   }
 
+  /// Classifies frames in a row, in order, calling `sink(const record&)` with each one's record (the same
+  /// records as classify(frame) one at a time). Frames spread over a large buffer each cost a cache miss
+  /// on their headers; here they overlap: the headers of frame i + header_lookahead are requested while
+  /// frame i is classified. (Parsing frame i + 3 as well, to request its flow's bucket early, measured no
+  /// better on the benchmark's mix: the bucket is already requested as soon as the direction is known.)
+  template <class Sink>
+  void classify(std::span<const io::frame> frames, Sink&& sink) {
+    const std::size_t n = frames.size();
+    for (std::size_t i = 0; i < n && i < header_lookahead; ++i) prefetch_headers(frames[i]);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i + header_lookahead < n) prefetch_headers(frames[i + header_lookahead]);
+      sink(static_cast<const record&>(classify(frames[i])));
+    }
+  }
+  static constexpr std::size_t header_lookahead = 8;
+
   /// Classifies one frame.
   record classify(const io::frame& f) {
     record rec;
@@ -320,6 +336,15 @@ class basic_engine {
     v.direction = static_cast<std::uint32_t>(outbound ? fwp_direction::outbound : fwp_direction::inbound);
     return run({outbound ? path_kind::mac_outbound : path_kind::mac_inbound, family::v4, false}, v, rec)
                .verdict == action::permit;
+  }
+
+  // ---- the batch form's prefetches --------------------------------------------------------
+
+  /// The link, IP and transport headers: the frame's first two cache lines.
+  static void prefetch_headers(const io::frame& f) noexcept {
+    const auto* b = reinterpret_cast<const char*>(f.data.data());
+    __builtin_prefetch(b);
+    __builtin_prefetch(b + 63);
   }
 
   // ---- the parts of a record ---------------------------------------------------------------
