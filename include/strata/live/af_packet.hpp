@@ -143,12 +143,15 @@ struct ring_config {
 struct capture_options {
   std::vector<std::string> interfaces;  ///< by name; one socket (and ring) each
   ring_config ring{};
-  bool promiscuous = false;                        ///< PACKET_MR_PROMISC on each interface while open
-  std::uint32_t snaplen = 262144;                  ///< bytes kept per frame (also bounded by the block size)
-  std::uint64_t count = 0;                         ///< end after this many frames (0: no bound)
-  std::chrono::nanoseconds duration{0};            ///< end this long after opening (0: no bound)
-  std::stop_token stop{};                          ///< end when stop is requested
-  std::chrono::milliseconds poll_timeout{100};     ///< longest single wait in poll()
+  bool promiscuous = false;              ///< PACKET_MR_PROMISC on each interface while open
+  std::uint32_t snaplen = 262144;        ///< bytes kept per frame (also bounded by the block size)
+  std::uint64_t count = 0;               ///< end after this many frames (0: no bound)
+  std::chrono::nanoseconds duration{0};  ///< end this long after opening (0: no bound)
+  std::stop_token stop{};                ///< end when stop is requested
+  /// Longest single wait in poll() (100 ms while an interface is down, to see it come back up). Stops
+  /// and ready blocks wake the reader at once: the timeout only bounds the wait, and each wake-up of an
+  /// idle reader costs tens of microseconds on a virtual machine.
+  std::chrono::milliseconds poll_timeout{1000};
   std::uint16_t fanout_group = 0;                  ///< 0: none; else interface i joins group fanout_group + i
   std::uint16_t fanout_mode = PACKET_FANOUT_HASH;  ///< PACKET_FANOUT_HASH: the kernel's symmetric flow hash
 };
@@ -518,6 +521,8 @@ class source {
       }
       if (draining_until_ != 0 && now >= draining_until_) return finish();
       int timeout = static_cast<int>(options_.poll_timeout.count());
+      for (std::size_t i = 0; i < sockets_.size(); ++i)
+        if (alive_[i] && !up_[i] && timeout > 100) timeout = 100;  // down: look for it coming back up
       const std::int64_t until = draining_until_ != 0 ? draining_until_ : deadline_;
       if (until != 0) {
         const std::int64_t left_ms = (until - now + 999'999) / 1'000'000;

@@ -188,29 +188,40 @@ class socket_table {
   /// (the parts that failed keep their previous contents).
   bool refresh(bool tcp = true, bool udp = true) {
     bool ok = true;
-    for (family f : {family::v4, family::v6}) {
-      if (tcp) ok = refresh_part(f, proto::tcp) && ok;
-      if (udp) ok = refresh_part(f, proto::udp) && ok;
-    }
+    if (tcp) ok = refresh_tcp();
+    if (udp) ok = refresh_part(family::v4, proto::udp) && refresh_part(family::v6, proto::udp) && ok;
     if (ok) ++refreshes_;
     return ok;
   }
 
   /// Dumps one part again: the sockets of family `f` and protocol `p` (proto::tcp: listeners only).
   bool refresh_part(family f, std::uint8_t p) {
-    part& pt = parts_[index(f, p)];
     const std::int64_t t = detail::realtime_ns();
-    next_.clear();
-    bool truncated = false;
-    if (!dump(f == family::v4 ? AF_INET : AF_INET6, p == proto::tcp ? IPPROTO_TCP : IPPROTO_UDP,
-              p == proto::tcp ? 1u << TCP_LISTEN : ~0u, truncated))
+    next_[0].clear();
+    bool truncated[2] = {false, false};
+    if (!dump(SOCK_DIAG_BY_FAMILY, f == family::v4 ? AF_INET : AF_INET6,
+              p == proto::tcp ? IPPROTO_TCP : IPPROTO_UDP, p == proto::tcp ? 1u << TCP_LISTEN : ~0u,
+              truncated))
       return false;
-    pt.entries.swap(next_);
-    pt.snapshot_ns = t;
-    pt.valid = true;
-    pt.truncated = truncated;
-    all_stale_ = true;
+    commit(index(f, p), next_[0], truncated[0], t);
     return true;
+  }
+
+  /// Both TCP parts (IPv4 and IPv6 listeners) in one dump where the kernel has it: the older
+  /// TCPDIAG_GETSOCK request dumps both families in one walk of the listening hash (a cold walk costs
+  /// ~100 us, and the listen watch does it 10 times a second). Else two SOCK_DIAG_BY_FAMILY dumps.
+  bool refresh_tcp() {
+    const std::int64_t t = detail::realtime_ns();
+    next_[0].clear();
+    next_[1].clear();
+    bool truncated[2] = {false, false};
+    if (!compat_failed_ && dump(TCPDIAG_GETSOCK, AF_UNSPEC, IPPROTO_TCP, 1u << TCP_LISTEN, truncated)) {
+      commit(index(family::v4, proto::tcp), next_[0], truncated[0], t);
+      commit(index(family::v6, proto::tcp), next_[1], truncated[1], t);
+      return true;
+    }
+    compat_failed_ = true;
+    return refresh_part(family::v4, proto::tcp) && refresh_part(family::v6, proto::tcp);
   }
 
   /// -1: no table yet (or it was truncated and says nobody); 1: a socket takes the flow; 0: none.
@@ -270,23 +281,48 @@ class socket_table {
     return (f == family::v6 ? 2u : 0u) + (p == proto::udp ? 1u : 0u);
   }
 
-  bool dump(int fam, int protocol, std::uint32_t states, bool& truncated) {
+  void commit(std::size_t i, std::vector<socket_entry>& fresh, bool truncated, std::int64_t t) {
+    part& pt = parts_[i];
+    pt.entries.swap(fresh);
+    pt.snapshot_ns = t;
+    pt.valid = true;
+    pt.truncated = truncated;
+    all_stale_ = true;
+  }
+
+  // One dump: SOCK_DIAG_BY_FAMILY (inet_diag_req_v2, one family) or TCPDIAG_GETSOCK (inet_diag_req,
+  // both families). Sockets go to next_[0] (IPv4, or the one family asked) and next_[1] (IPv6, compat).
+  bool dump(std::uint16_t type, int fam, int protocol, std::uint32_t states, bool (&truncated)[2]) {
     struct {
       nlmsghdr nlh;
       inet_diag_req_v2 r;
     } req{};
-    req.nlh.nlmsg_len = sizeof req;
-    req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    req.r.sdiag_family = static_cast<std::uint8_t>(fam);
-    req.r.sdiag_protocol = static_cast<std::uint8_t>(protocol);
-    req.r.idiag_states = states;
-    return nl_.dump(&req.nlh, [&](const nlmsghdr* h) {
-      if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) return;
+    struct {
+      nlmsghdr nlh;
+      inet_diag_req r;
+    } compat{};
+    nlmsghdr* nlh = &req.nlh;
+    if (type == SOCK_DIAG_BY_FAMILY) {
+      req.nlh.nlmsg_len = sizeof req;
+      req.r.sdiag_family = static_cast<std::uint8_t>(fam);
+      req.r.sdiag_protocol = static_cast<std::uint8_t>(protocol);
+      req.r.idiag_states = states;
+    } else {
+      nlh = &compat.nlh;
+      compat.nlh.nlmsg_len = sizeof compat;
+      compat.r.idiag_states = states;
+    }
+    nlh->nlmsg_type = type;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    const bool both = type != SOCK_DIAG_BY_FAMILY;
+    return nl_.dump(nlh, [&](const nlmsghdr* h) {
+      if (h->nlmsg_type != type) return;
       if (h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) return;
       const auto* m = static_cast<const inet_diag_msg*>(::mnl_nlmsg_get_payload(h));
-      if (next_.size() >= max_entries) {
-        truncated = true;
+      if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6) return;
+      const std::size_t to = both && m->idiag_family == AF_INET6 ? 1 : 0;
+      if (next_[to].size() >= max_entries) {
+        truncated[to] = true;
         return;
       }
       socket_entry e;
@@ -310,13 +346,14 @@ class socket_table {
         e.fam = family::v4;
         e.local = address::from_v4(static_cast<std::uint32_t>(e.local.lo));
       }
-      next_.push_back(e);
+      next_[to].push_back(e);
     });
   }
 
   detail::netlink nl_;
   part parts_[4];
-  std::vector<socket_entry> next_;
+  std::vector<socket_entry> next_[2];
+  bool compat_failed_ = false;
   mutable std::vector<socket_entry> all_;
   mutable bool all_stale_ = true;
   std::uint64_t refreshes_ = 0;
@@ -347,8 +384,12 @@ class listener_cache {
       const std::int64_t now = detail::monotonic_ns();
       if (now - last >= min_interval_) {
         last = now;
-        table_.refresh_part(k.fam, k.protocol);
-        if (k.fam == family::v4) table_.refresh_part(family::v6, k.protocol);  // dual-stack sockets
+        if (k.fam == family::v6)
+          table_.refresh_part(family::v6, k.protocol);
+        else if (k.protocol == proto::tcp)
+          table_.refresh_tcp();  // IPv4 and IPv6 (dual-stack listeners take IPv4)
+        else
+          table_.refresh_part(family::v4, k.protocol), table_.refresh_part(family::v6, k.protocol);
         ++refreshes_;
       } else {
         ++stale_answers_;
