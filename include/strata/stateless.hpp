@@ -90,9 +90,9 @@ struct stateless {
     const packet::parsed p = packet::parse(f.data, lt, f.wire_length);
     path_key k;
     out.applies = key(p, h, k, v);
-    // Copied whole, padding included: g++ copies the 11 bytes of data of the two registers the pipeline
-    // returns through the stack, as 8 + 4 bytes that overlap (the 4-byte load spans both stores: a
-    // store-forwarding stall on every frame); 12 bytes go straight from the registers.
+    // Copied whole, padding included: an assignment made g++ copy the 11 bytes of data through the stack
+    // as 8 + 4 bytes that overlap (a load spanning two stores: a store-forwarding stall on every frame).
+    // One such reload remains, inside the pipeline's return (strata/pipeline.hpp), out of reach here.
     const path_result r = out.applies ? compiled<P>::classify(k, v) : path_result{};
     std::memcpy(static_cast<void*>(&out.result), &r, sizeof r);
   }
