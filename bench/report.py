@@ -373,18 +373,22 @@ def live_section(rows):
            "`bench/live` (run by bench/run as root): two network namespaces joined by a veth pair; `bench/live_sender` "
            "sends a fixed number of packets as fast as it can (UDP with `sendmmsg`, 64 a call, to a closed port; or "
            "the demo capture's frames written to the interface, looped); the consumer captures on the other end. "
-           "Consumers run one after another on the same traffic. CPU = user + system time of the consumer (all its "
-           "threads) from just before the sender starts until its ring is drained (/proc/PID/stat, 10 ms ticks). "
+           "Consumers run one after another on the same traffic. CPU = the time the consumer's threads ran (user + "
+           "system, /proc/PID/task/*/schedstat, ns) from just before the sender starts until its ring is drained "
+           "(1 s after the sender's end: idle wake-ups count); × tcpdump = that CPU per packet over tcpdump's on "
+           "the same traffic. "
            "Each strata worker classifies every frame (flows, listener questions answered from the socket table, "
            "the compiled `observe` pipeline, tracing on); tcpdump only copies frames to /dev/null.\n"]
     body = []
     for r in rows:
         c = r.get("cpu_ns_per_packet")
+        td = next((t.get("cpu_ns_per_packet") for t in rows if t["traffic"] == r["traffic"] and t["consumer"] == "tcpdump"),
+                  None)
         body.append([traffic.get(r["traffic"], r["traffic"]), names.get(r["consumer"], r["consumer"]),
                      f"{r['offered']:,}", f"{r['sender_pps']:,}", f"{r['kernel_packets']:,}", f"{r['kernel_drops']:,}",
-                     f"{c:.0f}" if c is not None else "–"])
-    out.append(table(["traffic", "consumer", "offered", "sender pps", "kernel saw", "kernel drops", "CPU ns/packet"],
-                     body) + "\n")
+                     f"{c:.0f}" if c is not None else "–", f"{c / td:.2f}" if c and td else "–"])
+    out.append(table(["traffic", "consumer", "offered", "sender pps", "kernel saw", "kernel drops", "CPU ns/packet",
+                      "× tcpdump"], body) + "\n")
     return "\n".join(out)
 
 
