@@ -1,6 +1,6 @@
-// parse's straight line for the common frame (detail::parse_common) against the general path
-// (detail::parse_general): on every frame of the captures, on hand-built frames and on many mutations
-// of them (lengths, flags, offsets, truncations), both must produce the same record field by field.
+// parse's straight line for the common frame (detail::is_common, detail::parse_common) against the general
+// path (detail::parse_general): on every frame of the captures, on hand-built frames and on many mutations of
+// them (lengths, flags, offsets, truncations), both must produce the same record field by field.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -71,10 +71,10 @@ void compare(std::span<const std::byte> f, link_type lt, std::size_t wire, tally
   const parsed a = parse(f, lt, wire);
   const parsed b = general(f, lt, wire);
   ++t.frames;
-  parsed probe;
+  detail::common_frame c;
   const std::size_t w = wire > f.size() ? wire : f.size();
   if (lt == link_type::ethernet &&
-      detail::parse_common(reinterpret_cast<const std::uint8_t*>(f.data()), f.size(), w, probe))
+      detail::is_common(reinterpret_cast<const std::uint8_t*>(f.data()), f.size(), w, c))
     ++t.common;
   if (!same(a, b)) {
     if (t.differ < 5) ADD_FAILURE() << "parse and parse_general differ on a " << f.size() << "-byte frame";

@@ -28,38 +28,53 @@ namespace strata::packet {
 
 namespace detail {
 
-/// The common frame, untagged Ethernet II + IPv4 without options or fragmentation + TCP or UDP, in one
-/// straight line: every condition under which the general path below would take another turn (a short
-/// frame, a tag, options, a fragment, a header that does not fit, a bad length) is tested first, and
-/// any of them leaves `r` untouched and returns false. Otherwise it writes what the general path writes
-/// for such a frame (tests/unit/packet_fast_path_test.cpp compares the two field by field).
-inline bool parse_common(const std::uint8_t* p, std::size_t size, std::size_t wire, parsed& r) noexcept {
+/// What the checks of the common frame read, for the writing that follows them.
+struct common_frame {
+  std::size_t total = 0;      ///< IPv4 total length
+  std::size_t ip_end = 0;     ///< 14 + total
+  std::size_t l4_header = 0;  ///< TCP: its data offset; UDP: 8
+  std::size_t udp_length = 0;
+  std::uint16_t ff = 0;  ///< IPv4 flags and fragment offset (only DF may be set)
+  std::uint8_t protocol = 0;
+};
+
+/// Whether a frame is the common one, untagged Ethernet II + IPv4 without options or fragmentation +
+/// TCP or UDP, that every test of the general path below would take straight through: a short frame, a
+/// tag, options, a fragment, a header that does not fit or a bad length make it false. Reads only.
+/// `wire` is max(wire length, captured size).
+inline bool is_common(const std::uint8_t* p, std::size_t size, std::size_t wire, common_frame& c) noexcept {
   using strata::detail::load_be16;
-  using strata::detail::load_be32;
   constexpr std::size_t l3 = 14, l4 = l3 + 20;
   if (size < l4 + 8 || load_be16(p + 12) != ethertype::ipv4) return false;
   const std::uint8_t* h = p + l3;
-  const std::size_t total = load_be16(h + 2);
-  const std::uint16_t ff = load_be16(h + 6);
-  const std::uint8_t proto = h[9];
+  c.total = load_be16(h + 2);
+  c.ff = load_be16(h + 6);
+  c.protocol = h[9];
   // IHL 5, no MF and offset 0 (DF may be set), TCP or UDP, a length the frame can hold.
-  if (h[0] != 0x45 || (ff & 0x3fff) != 0 || (proto != ip_proto::tcp && proto != ip_proto::udp) ||
-      total < 20 || total > wire - l3)
+  if (h[0] != 0x45 || (c.ff & 0x3fff) != 0 || (c.protocol != ip_proto::tcp && c.protocol != ip_proto::udp) ||
+      c.total < 20 || c.total > wire - l3)
     return false;
-  const std::size_t ip_end = l3 + total;
+  c.ip_end = l3 + c.total;
   const std::uint8_t* t = p + l4;
-  std::size_t l4_header;  // TCP: its data offset; UDP: 8
-  if (proto == ip_proto::tcp) {
-    if (l4 + 20 > ip_end || l4 + 20 > size) return false;
-    l4_header = std::size_t{static_cast<std::uint8_t>(t[12] >> 4)} * 4;
-    if (l4_header < 20 || l4 + l4_header > ip_end || l4 + l4_header > size) return false;
-  } else {
-    if (l4 + 8 > ip_end) return false;
-    const std::size_t len = load_be16(t + 4);
-    if (len < 8 || len > ip_end - l4) return false;
-    l4_header = 8;
-    r.payload_length = static_cast<std::uint32_t>(len - 8);
+  if (c.protocol == ip_proto::tcp) {
+    if (l4 + 20 > c.ip_end || l4 + 20 > size) return false;
+    c.l4_header = std::size_t{static_cast<std::uint8_t>(t[12] >> 4)} * 4;
+    return c.l4_header >= 20 && l4 + c.l4_header <= c.ip_end && l4 + c.l4_header <= size;
   }
+  if (l4 + 8 > c.ip_end) return false;
+  c.udp_length = load_be16(t + 4);
+  c.l4_header = 8;
+  return c.udp_length >= 8 && c.udp_length <= c.ip_end - l4;
+}
+
+/// The common frame in one straight line: writes what the general path writes for it
+/// (tests/unit/packet_fast_path_test.cpp compares the two field by field).
+inline void parse_common(const std::uint8_t* p, std::size_t size, const common_frame& c, parsed& r) noexcept {
+  using strata::detail::load_be16;
+  using strata::detail::load_be32;
+  constexpr std::size_t l3 = 14, l4 = l3 + 20;
+  const std::uint8_t* h = p + l3;
+  const std::uint8_t* t = p + l4;
   for (std::size_t i = 0; i < 6; ++i) {
     r.link.dst_mac[i] = p[i];
     r.link.src_mac[i] = p[6 + i];
@@ -72,35 +87,35 @@ inline bool parse_common(const std::uint8_t* p, std::size_t size, std::size_t wi
   r.fam = family::v4;
   r.tos = h[1];
   r.frag.id = load_be16(h + 4);
-  r.frag.dont_fragment = (ff & 0x4000) != 0;
+  r.frag.dont_fragment = (c.ff & 0x4000) != 0;
   r.frag.data_offset = l4;
   r.ttl = h[8];
-  r.protocol = proto;
+  r.protocol = c.protocol;
   r.src = address::from_v4(load_be32(h + 12));
   r.dst = address::from_v4(load_be32(h + 16));
   r.ip_header_length = 20;
-  r.ip_total_length = static_cast<std::uint32_t>(total);
-  r.ip_end = static_cast<std::uint32_t>(ip_end);
-  r.captured_truncated = ip_end > size;
+  r.ip_total_length = static_cast<std::uint32_t>(c.total);
+  r.ip_end = static_cast<std::uint32_t>(c.ip_end);
+  r.captured_truncated = c.ip_end > size;
   r.l3_offset = l3;
   r.l4_offset = l4;
-  r.payload_offset = static_cast<std::uint32_t>(l4 + l4_header);
+  r.payload_offset = static_cast<std::uint32_t>(l4 + c.l4_header);
   r.src_port = load_be16(t);
   r.dst_port = load_be16(t + 2);
-  if (proto == ip_proto::tcp) {
+  if (c.protocol == ip_proto::tcp) {
     r.stage = parse_stage::tcp;
     r.l4 = l4_kind::tcp;
     r.tcp.seq = load_be32(t + 4);
     r.tcp.ack = load_be32(t + 8);
-    r.tcp.header_length = static_cast<std::uint8_t>(l4_header);
+    r.tcp.header_length = static_cast<std::uint8_t>(c.l4_header);
     r.tcp.flags = t[13];
     r.tcp.window = load_be16(t + 14);
-    r.payload_length = static_cast<std::uint32_t>(ip_end - (l4 + l4_header));
+    r.payload_length = static_cast<std::uint32_t>(c.ip_end - (l4 + c.l4_header));
   } else {
     r.stage = parse_stage::udp;
     r.l4 = l4_kind::udp;
+    r.payload_length = static_cast<std::uint32_t>(c.udp_length - 8);
   }
-  return true;
 }
 
 /// Every frame, every link type: link header, IP header and extensions, transport header, one step
@@ -143,10 +158,13 @@ inline parsed parse(std::span<const std::byte> frame, link_type lt, std::size_t 
   parsed r;
   const auto* p = reinterpret_cast<const std::uint8_t*>(frame.data());
   const std::size_t size = frame.size();
-  // Most frames take the straight line; it declines (r untouched) whatever it does not cover.
+  // Most frames take the straight line; the others go the general way.
+  detail::common_frame c;
   if (lt == link_type::ethernet && size <= std::numeric_limits<std::uint32_t>::max() &&
-      detail::parse_common(p, size, wire_length > size ? wire_length : size, r)) [[likely]]
+      detail::is_common(p, size, wire_length > size ? wire_length : size, c)) [[likely]] {
+    detail::parse_common(p, size, c, r);
     return r;
+  }
   detail::parse_general(p, size, lt, wire_length, r);
   return r;
 }
