@@ -89,6 +89,12 @@ struct stateless {
       // `parsed` are read from the bytes, without building one.
       out.applies = fill(h, address::from_v4(load_be32(b + 26)), address::from_v4(load_be32(b + 30)),
                          c.protocol, load_be16(b + 34), load_be16(b + 36), true, k, v);
+    } else if (lt == packet::link_type::ethernet &&
+               (size < 14 || (load_be16(b + 12) != packet::ethertype::ipv4 &&
+                              !packet::detail::is_vlan_tpid(load_be16(b + 12))))) {
+      // Untagged and not IPv4 (IPv6, ARP, 802.3 ...), or too short for Ethernet: parse would give a
+      // record key() declines (IPv6, not IP, malformed), so none is built.
+      out.applies = false;
     } else {
       const packet::parsed p = packet::parse(f.data, lt, f.wire_length);
       out.applies = key(p, h, k, v);

@@ -1,6 +1,6 @@
 // The batch forms against one frame at a time, on every capture: engine::classify(span, sink) must give
 // the same records (traces included) as classify(frame), and stateless<P>::classify(span, out) the same
-// answers as stateless<P>::classify(frame).
+// answers as stateless<P>::classify(frame) and as parse + key() + the compiled pipeline.
 // strata-needs: pcap
 #include <algorithm>
 #include <cstdint>
@@ -86,6 +86,13 @@ TEST(Batch, EngineRecordsAndStatelessAnswersMatchOneFrameAtATime) {
       const auto r = strata::stateless<policies::server>::classify(c.frames[i], c.lt, c.host);
       applies += r.applies;
       stateless_differ += r.applies != out[i].applies || !(r.result == out[i].result);
+      // Both against the long way: a parsed record, key(), the compiled pipeline.
+      const auto p = strata::packet::parse(c.frames[i].data, c.lt, c.frames[i].wire_length);
+      strata::path_key k;
+      strata::incoming_values v;
+      const bool a = strata::stateless<policies::server>::key(p, c.host, k, v);
+      stateless_differ +=
+          a != r.applies || (a && !(strata::compiled<policies::server>::classify(k, v) == r.result));
     }
   }
   if (files == 0) GTEST_SKIP() << "no captures";
