@@ -230,6 +230,10 @@ def analysis(ns, workloads, ct):
              "pays six to nine dependent binary searches (up to 800 cut points each, unpredictable branches) where "
              "the chain of compares stops early at a hard decision. Built in `constexpr`, the index also cost g++ "
              "~3 s and 400 MB more at 1000 filters (built at first use instead, it cost nothing at compile time). "
+             "A second prototype (2026-12-05, session 3) with branch-free searches and the filters' outcomes "
+             "folded: 43 vs 18 ns per evaluation of a 167-filter layer of p1000 (6 layers, 64 K random packets "
+             "half aimed at filters, 0 differences): the unrolled chain costs about a third of a cycle per filter "
+             "here, so an index must beat ~60 cycles per layer. "
              "What would win: O(1) lookups (a 64 K-entry table for ports, a two-level table for addresses) or "
              "rte_acl's multi-bit trie, generated at compile time.\n")
     t.append(f"**3. The floor** ({fmt(floor)} ns per {w} frame) dominates every policy below a few hundred "
@@ -303,19 +307,22 @@ def analysis(ns, workloads, ct):
                     if g3 else "")
                  + (f", clang ×{c3[1] / c1[1]:.2f}" if c1 and c3 else "")
                  + (f". A fixed {g10[1]:.1f} s (g++, 10 filters) is the headers and the 74 path pipelines" if g10 else "")
-                 + ". Where the rest goes (g++ -ftime-report above, clang -ftime-trace below): about half in the "
-                 "optimizer and code generation of the unrolled layers (inlining decisions over thousands of small "
-                 "functions, then expanding layer functions of hundreds of filters), the rest in the front end: "
-                 "template instantiation (every filter instantiates `filter<>` and its argument helpers, and in "
-                 "`compiled<P>` its `filter_step`, `matches`, `groups_of`, `all_groups`, `any_of` and one "
-                 "`test_condition` per condition) and overload resolution. The pipeline change of item 1 also cut "
-                 "g++ at 1000 filters from 27.5 to 21.2 s user and 719 to 681 MB, and emitting large layers as chunks "
-                 "of at most 64 filters (`compiled<P>::chunk_size`, so that no function grows with the policy: the "
-                 "optimizer is superlinear in a function's size) from 21.7 to 18.5 s (back-to-back pairs on this "
-                 "machine, the same source). Left to do: "
-                 "fewer templates per filter (test a filter's condition groups in one constexpr loop over its "
-                 "conditions instead of the nested `index_sequence` templates), and a lighter front end for the "
-                 "fixed part (the umbrella header pulls in Boost.Hana and range-v3 for every policy TU).\n")
+                 + ". Where the rest goes (g++ -ftime-report above, clang -ftime-trace below): the optimizer and code "
+                 "generation of the unrolled layers and of the path table (each path's steps inlined, for both "
+                 "tracing modes in a real program), and the front end: each filter's `filter<>` instantiation and its "
+                 "constant evaluation, and per filter one `filter_step` in `compiled<P>`. **Changed (2026-12-05):** "
+                 "a filter's condition groups are tested in one fold inside its `filter_step` (the groups' bounds "
+                 "computed once per policy, one condition test template per field and match type), where each filter "
+                 "instantiated `filter_step`, `matches`, `groups_of`, `all_groups`, one `any_of` per group and one "
+                 "`test_condition` per condition; `filter<Name, L>(...)` leaves everything that does not need the "
+                 "name (argument checks, values, weight) to templates of the layer and argument types, shared by "
+                 "every filter of the same shape; `policy()` finds duplicate names from the argument types. Same "
+                 "source, same machine, idle, alternated: 1000 filters 15.2 → 12.9 s CPU (two runs each), 679 → "
+                 "582 MB; the pipeline change alone measured 19.2 → 13.2 s in an earlier, slower phase of the VM. "
+                 "Tried and not kept (no difference beyond the noise): chunks of 16 or 32 filters, the layer state "
+                 "passed by value between chunks, the condition groups ordered by selectivity, a chunk cut short by "
+                 "a fold at a hard decision. Left: the path table's fixed cost (~2 s with both tracing modes, paid by "
+                 "every policy), and g++'s memory at 3000 filters (above 1 GB; the goal is for 1000).\n")
     t.append("**6. Live** (item 4): see the Live section below (bench/live): drops and the consumer's CPU per "
              "packet against tcpdump in the same run.\n")
     return "\n".join(t)
@@ -557,7 +564,8 @@ def main():
     g1000 = ct.get(("g++", 1000))
     if g1000:
         goal("1000 filters compile in ≤ 15 s with g++ 12 -O2", f"{g1000[1]:.1f} s CPU ({g1000[0]:.1f} s wall)",
-             g1000[1] <= 15, "CPU = user + sys; wall time includes waiting for the shared cores"
+             g1000[1] <= 15, "CPU = user + sys, the faster of two compiles (this VM's speed drifts by up to 30% "
+             "within minutes); wall time includes waiting for the shared cores"
              + (f"; missed by {g1000[1] / 15:.2f}× (see 5 below)" if g1000[1] > 15 else ""))
         goal("… and ≤ 1 GB", f"{g1000[2]} MB", g1000[2] <= 1024, "peak resident memory of the compiler")
     g3000 = ct.get(("g++", 3000))
@@ -610,7 +618,9 @@ def main():
     L.append("## Compile-time scaling\n")
     L.append("`bench/compile-time`: one translation unit per N (`gen_policy.py N --main`), the policy compiled against "
              "every path (the run-time dispatch table instantiates all of them), `-std=c++20 -O2`, compile + link. "
-             "CPU = user + sys of the compiler (steadier than wall time on the shared machine).\n")
+             "CPU = user + sys of the compiler (steadier than wall time on the shared machine), the faster of two "
+             "compiles of the same source: this VM's speed drifts by up to 30% within minutes, and the drift only "
+             "adds time (the same 1000-filter compile took 12.3 and 17.0 s CPU five minutes apart, idle).\n")
     L.append("![compile time](compile-time.svg)\n")
     crow = []
     for n in sorted({k[1] for k in ct}):
