@@ -67,12 +67,12 @@ inline strata::io::frame shifted(const strata::io::frame& f, const segment& s, s
   return g;
 }
 
-/// strata's engine, tracing off, one per segment.
+/// strata's engines, tracing off, one per segment: what the one-frame and the batch contenders share.
 template <auto const& P>
-class engine_contender final : public contender {
+class engines_base : public contender {
  public:
   using engine_type = strata::verdict_engine<P>;
-  explicit engine_contender(const workload& w) : w_(w) {
+  explicit engines_base(const workload& w) : w_(w) {
     for (const segment& s : w.segs) {
       auto e = std::make_unique<engine_type>(
           s.host,
@@ -80,17 +80,6 @@ class engine_contender final : public contender {
               .flow_capacity = s.flow_capacity, .endpoint_capacity = s.flow_capacity / 4, .link = s.link});
       e->use_answers(const_cast<strata::flow::answer_index*>(&s.answers));
       engines_.push_back(std::move(e));
-    }
-  }
-  void pass() override {
-    ++loop_;
-    for (std::size_t i = 0; i < engines_.size(); ++i) {
-      engine_type& e = *engines_[i];
-      const segment& s = w_.segs[i];
-      std::uint64_t b = 0;
-      for (const strata::io::frame& f : s.frames)
-        b += e.classify(shifted(f, s, loop_)).verdict == strata::action::block;
-      blocked_ += b;
     }
   }
   std::uint64_t blocked() const override { return blocked_; }
@@ -103,11 +92,29 @@ class engine_contender final : public contender {
     return h;
   }
 
- private:
+ protected:
   const workload& w_;
   std::vector<std::unique_ptr<engine_type>> engines_;
   std::uint64_t loop_ = 0;
   std::uint64_t blocked_ = 0;
+};
+
+/// strata's engine, one frame per call.
+template <auto const& P>
+class engine_contender final : public engines_base<P> {
+ public:
+  using engines_base<P>::engines_base;
+  void pass() override {
+    ++this->loop_;
+    for (std::size_t i = 0; i < this->engines_.size(); ++i) {
+      auto& e = *this->engines_[i];
+      const segment& s = this->w_.segs[i];
+      std::uint64_t b = 0;
+      for (const strata::io::frame& f : s.frames)
+        b += e.classify(shifted(f, s, this->loop_)).verdict == strata::action::block;
+      this->blocked_ += b;
+    }
+  }
 };
 
 /// The same engine through its batch form (engine::classify(span, sink)), `batch_frames` frames per call:
@@ -115,50 +122,27 @@ class engine_contender final : public contender {
 inline constexpr std::size_t batch_frames = 256;
 
 template <auto const& P>
-class engine_batch_contender final : public contender {
+class engine_batch_contender final : public engines_base<P> {
  public:
-  using engine_type = strata::verdict_engine<P>;
-  explicit engine_batch_contender(const workload& w) : w_(w) {
-    for (const segment& s : w.segs) {
-      auto e = std::make_unique<engine_type>(
-          s.host,
-          strata::engine_config{
-              .flow_capacity = s.flow_capacity, .endpoint_capacity = s.flow_capacity / 4, .link = s.link});
-      e->use_answers(const_cast<strata::flow::answer_index*>(&s.answers));
-      engines_.push_back(std::move(e));
-    }
-  }
+  using engines_base<P>::engines_base;
   void pass() override {
-    ++loop_;
-    for (std::size_t i = 0; i < engines_.size(); ++i) {
-      engine_type& e = *engines_[i];
-      const segment& s = w_.segs[i];
+    ++this->loop_;
+    for (std::size_t i = 0; i < this->engines_.size(); ++i) {
+      auto& e = *this->engines_[i];
+      const segment& s = this->w_.segs[i];
       std::uint64_t b = 0;
       for (std::size_t at = 0; at < s.frames.size(); at += batch_frames) {
         const std::size_t n = std::min(batch_frames, s.frames.size() - at);
-        for (std::size_t k = 0; k < n; ++k) buf_[k] = shifted(s.frames[at + k], s, loop_);
+        for (std::size_t k = 0; k < n; ++k) buf_[k] = shifted(s.frames[at + k], s, this->loop_);
         e.classify(std::span<const strata::io::frame>(buf_.data(), n),
                    [&b](const strata::record& r) { b += r.verdict == strata::action::block; });
       }
-      blocked_ += b;
+      this->blocked_ += b;
     }
-  }
-  std::uint64_t blocked() const override { return blocked_; }
-  std::vector<std::uint64_t> hits() const override {
-    std::vector<std::uint64_t> h(P.filters.size(), 0);
-    for (const auto& e : engines_) {
-      auto x = e->filter_hits(0);
-      for (std::size_t i = 0; i < h.size(); ++i) h[i] += x[i];
-    }
-    return h;
   }
 
  private:
-  const workload& w_;
-  std::vector<std::unique_ptr<engine_type>> engines_;
   std::array<strata::io::frame, batch_frames> buf_{};
-  std::uint64_t loop_ = 0;
-  std::uint64_t blocked_ = 0;
 };
 
 /// The values the engine presents to the filters (engine.hpp's values_of, the fields the benchmark
