@@ -93,6 +93,14 @@ class engines_base : public contender {
   }
 
  protected:
+  // One replay: `classify(engine, segment)` runs a segment's frames through its engine and returns how
+  // many it blocked.
+  template <class Classify>
+  void replay(Classify classify) {
+    ++loop_;
+    for (std::size_t i = 0; i < engines_.size(); ++i) blocked_ += classify(*engines_[i], w_.segs[i]);
+  }
+
   const workload& w_;
   std::vector<std::unique_ptr<engine_type>> engines_;
   std::uint64_t loop_ = 0;
@@ -105,15 +113,12 @@ class engine_contender final : public engines_base<P> {
  public:
   using engines_base<P>::engines_base;
   void pass() override {
-    ++this->loop_;
-    for (std::size_t i = 0; i < this->engines_.size(); ++i) {
-      auto& e = *this->engines_[i];
-      const segment& s = this->w_.segs[i];
+    this->replay([this](auto& e, const segment& s) {
       std::uint64_t b = 0;
       for (const strata::io::frame& f : s.frames)
         b += e.classify(shifted(f, s, this->loop_)).verdict == strata::action::block;
-      this->blocked_ += b;
-    }
+      return b;
+    });
   }
 };
 
@@ -126,10 +131,7 @@ class engine_batch_contender final : public engines_base<P> {
  public:
   using engines_base<P>::engines_base;
   void pass() override {
-    ++this->loop_;
-    for (std::size_t i = 0; i < this->engines_.size(); ++i) {
-      auto& e = *this->engines_[i];
-      const segment& s = this->w_.segs[i];
+    this->replay([this](auto& e, const segment& s) {
       std::uint64_t b = 0;
       for (std::size_t at = 0; at < s.frames.size(); at += batch_frames) {
         const std::size_t n = std::min(batch_frames, s.frames.size() - at);
@@ -137,8 +139,8 @@ class engine_batch_contender final : public engines_base<P> {
         e.classify(std::span<const strata::io::frame>(buf_.data(), n),
                    [&b](const strata::record& r) { b += r.verdict == strata::action::block; });
       }
-      this->blocked_ += b;
-    }
+      return b;
+    });
   }
 
  private:
