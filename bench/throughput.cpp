@@ -623,6 +623,8 @@ int main(int argc, char** argv) {
            check_identical(s10, library_outcomes_s10(w, batched), failed_checks));
       note("check." + w.name + ".strata-s100-pipeline" + suffix,
            check_identical(s100, library_outcomes_s100(w, batched), failed_checks));
+      note("check." + w.name + ".strata-1000-pipeline" + suffix,
+           check_identical(p1000, library_outcomes_p1000(w, batched), failed_checks));
     }
     std::vector<contender_info> winfos = infos;
     for (const auto& [name, expr, out] :

@@ -305,6 +305,7 @@ std::vector<stateless_outcome> library_outcomes_s100(const workload& w, bool bat
 std::vector<contender_info> large_contenders();
 std::size_t check_p1000(const workload& w, std::size_t sample_every);
 std::vector<stateless_outcome> outcomes_p1000(const workload& w);
+std::vector<stateless_outcome> library_outcomes_p1000(const workload& w, bool batched);
 
 // acl.cpp (only with DPDK): rte_acl on the 5-tuple part of p1000. `eal_error` says why it cannot run.
 bool acl_available(std::string& why);

@@ -25,6 +25,7 @@ std::vector<contender_info> large_contenders() {
       make<engine_contender<generated::p1000>>("strata-1000", "engine"),
       make<engine_contender<runtime_p1000>>("runtime-1000", "engine"),
       make<stateless_contender<generated::p1000>>("strata-1000-pipeline", "acl"),
+      make<stateless_batch_contender<generated::p1000>>("strata-1000-pipeline-batch", "acl"),
   };
 }
 
@@ -53,6 +54,10 @@ std::size_t check_p1000(const workload& w, std::size_t sample_every) {
 
 std::vector<stateless_outcome> outcomes_p1000(const workload& w) {
   return stateless_outcomes<generated::p1000>(w);
+}
+
+std::vector<stateless_outcome> library_outcomes_p1000(const workload& w, bool batched) {
+  return library_outcomes<generated::p1000>(w, batched);
 }
 
 }  // namespace bench

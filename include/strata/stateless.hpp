@@ -99,12 +99,19 @@ struct stateless {
       const packet::parsed p = packet::parse(f.data, lt, f.wire_length);
       out.applies = key(p, h, k, v);
     }
-    // Copied whole, padding included: an assignment made g++ copy the 11 bytes of data through the stack
-    // as 8 + 4 bytes that overlap (a load spanning two stores: a store-forwarding stall on every frame).
-    // One such reload remains, inside the pipeline's return (strata/pipeline.hpp), out of reach here.
-    const path_result r = out.applies ? compiled<P>::classify(k, v) : path_result{};
+    // The two paths called by name, not through the pipeline's table of every path: a direct call the
+    // compiler can inline. Copied whole, padding included: an assignment made g++ copy the 11 bytes of
+    // data through the stack as 8 + 4 bytes that overlap (a load spanning two stores: a store-forwarding
+    // stall on every frame).
+    no_trace t;
+    const path_result r = !out.applies                           ? path_result{}
+                           : k.kind == path_kind::tcp_inbound_segment ? compiled<P>::template run<inbound_key>(v, t)
+                                                                      : compiled<P>::template run<outbound_key>(v, t);
     std::memcpy(static_cast<void*>(&out.result), &r, sizeof r);
   }
+
+  static constexpr path_key inbound_key{path_kind::tcp_inbound_segment, family::v4, false};
+  static constexpr path_key outbound_key{path_kind::tcp_outbound_segment, family::v4, false};
 
   // An IPv4 non-fragment's direction, path and values; `directional` ports swap with the direction (TCP,
   // UDP), others (ICMP type and code) do not.
@@ -113,7 +120,7 @@ struct stateless {
     const traffic_direction d = h.direction(src, dst, family::v4);
     if (d != traffic_direction::inbound && d != traffic_direction::outbound) return false;
     const bool in = d == traffic_direction::inbound;
-    k = {in ? path_kind::tcp_inbound_segment : path_kind::tcp_outbound_segment, family::v4, false};
+    k = in ? inbound_key : outbound_key;
     v.local_address = in ? dst : src;
     v.remote_address = in ? src : dst;
     v.ip_protocol = protocol;
