@@ -103,13 +103,18 @@ struct stateless {
     // compiler can inline. Copied whole, padding included: an assignment made g++ copy the 11 bytes of
     // data through the stack as 8 + 4 bytes that overlap (a load spanning two stores: a store-forwarding
     // stall on every frame).
+    if (!out.applies) {  // from a constant: a default built on the stack was read back over its byte stores
+      std::memcpy(static_cast<void*>(&out.result), &not_classified, sizeof not_classified);
+      return;
+    }
     no_trace t;
-    const path_result r = !out.applies                           ? path_result{}
-                           : k.kind == path_kind::tcp_inbound_segment ? compiled<P>::template run<inbound_key>(v, t)
-                                                                      : compiled<P>::template run<outbound_key>(v, t);
+    const path_result r = k.kind == path_kind::tcp_inbound_segment
+                              ? compiled<P>::template run<inbound_key>(v, t)
+                              : compiled<P>::template run<outbound_key>(v, t);
     std::memcpy(static_cast<void*>(&out.result), &r, sizeof r);
   }
 
+  static constexpr path_result not_classified{};
   static constexpr path_key inbound_key{path_kind::tcp_inbound_segment, family::v4, false};
   static constexpr path_key outbound_key{path_kind::tcp_outbound_segment, family::v4, false};
 
