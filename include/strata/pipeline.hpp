@@ -287,12 +287,6 @@ struct compiled {
              (group_marks[First + J] & 2) == 0 || any) &&
             ...);
   }
-  // Whether the filter at position K of the evaluation order matches.
-  template <std::size_t K>
-  [[gnu::always_inline]] static constexpr bool matches_at(const incoming_values& v) {
-    constexpr filter_value f = P.filters[P.order[K]];
-    return matches<f.first_condition>(v, std::make_index_sequence<f.condition_count>{});
-  }
 
   // Position K of the layer's evaluation order: one filter, unrolled; J indexes its conditions.
   template <std::size_t K, std::size_t... J>
@@ -483,15 +477,19 @@ struct compiled {
   // Fibonacci hashing: the bucket from the product's high bits. A product by an odd constant is a
   // bijection, so equal hashes mean equal integers: a filter whose only test is its key needs no other.
   static constexpr std::uint64_t index_hash(std::uint64_t x) { return x * 0x9E3779B97F4A7C15ull; }
-  template <layer_id L, std::size_t K>
-  static constexpr bool proven_by_key = [] {
-    if constexpr (index_plan<L>.of[K] == unindexed) {
-      return false;
-    } else {
-      constexpr index_key key = index_plan<L>.key[index_plan<L>.of[K]];
-      constexpr filter_value f = P.filters[P.order[begin_of<L> + K]];
-      return (!key.is_address || key.mask.hi == 0) && group_under(f, key).second == f.condition_count;
+  // Whether each position needs its whole test when its key's value is found: not when the key is its
+  // only test and equal hashes prove equal values (an integer, or an address masked within its low half).
+  // One evaluation per layer: a template per position cost clang ~1 ms each (4 s at 3000 filters).
+  template <layer_id L>
+  static constexpr auto needs_test = [] {
+    std::array<bool, size_of<L>> t{};
+    for (std::size_t k = 0; k < size_of<L>; ++k) {
+      if (index_plan<L>.of[k] == unindexed) continue;
+      const index_key& key = index_plan<L>.key[index_plan<L>.of[k]];
+      const filter_value& f = P.filters[P.order[begin_of<L> + k]];
+      t[k] = !((!key.is_address || key.mask.hi == 0) && group_under(f, key).second == f.condition_count);
     }
+    return t;
   }();
 
   // log2 of key D's bucket count: at least twice its entries, so that most buckets hold none or one.
@@ -559,29 +557,48 @@ struct compiled {
       if (t.entry[i].hash == h) words[t.entry[i].word] |= t.entry[i].mask;
   }
 
-  // The unindexed filters among positions [64 W, 64 W + 64): one bit each, set when it matches.
-  template <layer_id L, std::size_t K>
-  [[gnu::always_inline]] static constexpr std::uint64_t unindexed_bit(const incoming_values& v) {
-    if constexpr (index_plan<L>.of[K] != unindexed)
-      return 0;
-    else
-      return std::uint64_t{matches_at<begin_of<L> + K>(v)} << (K % 64);
+  // Positions in a constant list, so that a pack expands over just them: a template per position of the
+  // layer (those that need nothing included) was most of the index's compile time.
+  template <std::size_t N>
+  struct position_list {
+    std::array<std::uint16_t, N> at{};
+    std::size_t size = 0;
+  };
+  // The unindexed filters among positions [64 W, 64 W + 64).
+  template <layer_id L, std::size_t W>
+  static constexpr auto unindexed_in = [] {
+    position_list<64> r;
+    for (std::size_t k = W * 64; k < std::min(size_of<L>, W * 64 + 64); ++k)
+      if (index_plan<L>.of[k] == unindexed) r.at[r.size++] = static_cast<std::uint16_t>(k);
+    return r;
+  }();
+  // The filters that need their whole test when found through the index.
+  template <layer_id L>
+  static constexpr auto tested = [] {
+    position_list<size_of<L>> r;
+    for (std::size_t k = 0; k < size_of<L>; ++k)
+      if (needs_test<L>[k]) r.at[r.size++] = static_cast<std::uint16_t>(k);
+    return r;
+  }();
+
+  // The filter at position K of the evaluation order matches.
+  template <std::size_t K>
+  [[gnu::always_inline]] static constexpr bool matches_at(const incoming_values& v) {
+    return matches<P.filters[P.order[K]].first_condition>(
+        v, std::make_index_sequence<P.filters[P.order[K]].condition_count>{});
   }
+  // The unindexed filters of word W: one bit each (position % 64), set when it matches.
   template <layer_id L, std::size_t W, std::size_t... I>
   [[gnu::noinline]] static constexpr std::uint64_t unindexed_word(const incoming_values& v,
                                                                   std::index_sequence<I...>) {
-    return (unindexed_bit<L, W * 64 + I>(v) | ... | std::uint64_t{0});
+    return ((std::uint64_t{matches_at<begin_of<L> + unindexed_in<L, W>.at[I]>(v)}
+             << (unindexed_in<L, W>.at[I] % 64)) |
+            ... | std::uint64_t{0});
   }
   template <layer_id L, std::size_t W>
   [[gnu::always_inline]] static constexpr std::uint64_t unindexed_matches(const incoming_values& v) {
-    constexpr bool any = [] {
-      for (std::size_t k = W * 64; k < std::min(size_of<L>, W * 64 + 64); ++k)
-        if (index_plan<L>.of[k] == unindexed) return true;
-      return false;
-    }();
-    if constexpr (any)
-      return unindexed_word<L, W>(v,
-                                  std::make_index_sequence<std::min<std::size_t>(64, size_of<L> - W * 64)>{});
+    if constexpr (unindexed_in<L, W>.size > 0)
+      return unindexed_word<L, W>(v, std::make_index_sequence<unindexed_in<L, W>.size>{});
     else
       return 0;
   }
@@ -592,28 +609,29 @@ struct compiled {
     return matches_at<K>(v);
   }
   using filter_test = bool (*)(const incoming_values&);
-  template <layer_id L, std::size_t K>
-  static constexpr filter_test test_of() {
-    if constexpr (index_plan<L>.of[K] == unindexed || proven_by_key<L, K>)
-      return nullptr;  // its bit is set only when it matched
-    else
-      return &test_at<begin_of<L> + K>;
-  }
   struct position_info {
     filter_test test;  ///< nullptr when its bit is set only if it matched (unindexed, or proven by its key)
     filter_outcome outcome;
     std::int16_t filter;
     std::int16_t sublayer;
   };
-  template <layer_id L, std::size_t... K>
-  static constexpr auto make_positions(std::index_sequence<K...>) {
-    return std::array<position_info, sizeof...(K)>{
-        position_info{test_of<L, K>(), outcome(P.filters[P.order[begin_of<L> + K]], incoming_values{}, true),
-                      static_cast<std::int16_t>(P.order[begin_of<L> + K]),
-                      static_cast<std::int16_t>(P.filters[P.order[begin_of<L> + K]].sublayer_index)}...};
+  template <layer_id L, std::size_t... I>
+  static constexpr std::array<filter_test, sizeof...(I)> make_tests(std::index_sequence<I...>) {
+    return {&test_at<begin_of<L> + tested<L>.at[I]>...};
   }
   template <layer_id L>
-  static constexpr auto positions = make_positions<L>(std::make_index_sequence<size_of<L>>{});
+  static constexpr auto positions = [] {
+    constexpr auto tests = make_tests<L>(std::make_index_sequence<tested<L>.size>{});
+    std::array<position_info, size_of<L>> a{};
+    for (std::size_t k = 0; k < size_of<L>; ++k) {
+      const filter_value& f = P.filters[P.order[begin_of<L> + k]];
+      a[k] = {nullptr, outcome(f, incoming_values{}, true),
+              static_cast<std::int16_t>(P.order[begin_of<L> + k]),
+              static_cast<std::int16_t>(f.sublayer_index)};
+    }
+    for (std::size_t i = 0; i < tests.size(); ++i) a[tested<L>.at[i]].test = tests[i];
+    return a;
+  }();
 
   template <layer_id L, std::size_t... W, std::size_t... D>
   [[gnu::always_inline]] static constexpr void candidates(const incoming_values& v, std::uint64_t* words,
