@@ -304,6 +304,18 @@ class packet_socket {
 
   /// The next packet of the ring, if one is ready (releases the block of the previous one when done).
   bool next(ring_packet& out) noexcept {
+    io::frame f;
+    if (!next(f)) return false;
+    out.data = f.data;
+    out.wire_length = f.wire_length;
+    out.time = f.time;
+    out.outgoing = f.outgoing;
+    return true;
+  }
+  /// The same, written straight into a frame's data, wire_length, time and outgoing (its other fields
+  /// are left alone): what `source` reads. Copied through a ring_packet, the span's two 8-byte stores
+  /// were read back as one 16-byte word, a store-forwarding stall on every frame.
+  bool next(io::frame& out) noexcept {
     for (int tries = 0; tries < 2; ++tries) {
       if (remaining_ == 0) {
         if (held_) release();
@@ -498,17 +510,12 @@ class source {
     if (done_) return false;
     if (options_.count != 0 && count_ >= options_.count) return finish();
     for (;;) {
-      for (std::size_t n = 0; n < sockets_.size(); ++n) {
-        const std::size_t i = (cursor_ + n) % sockets_.size();
-        packet_socket::ring_packet p;
-        if (!alive_[i] || !sockets_[i].next(p)) continue;
+      const std::size_t count = sockets_.size();
+      for (std::size_t n = 0, i = cursor_; n < count; ++n, i = i + 1 == count ? 0 : i + 1) {  // no division
+        if (!alive_[i] || !sockets_[i].next(current_)) continue;
         cursor_ = i;  // stay on this ring until its block is drained
-        current_.data = p.data;
-        current_.wire_length = p.wire_length;
-        current_.time = p.time;
         current_.index = ++count_;
         current_.ifindex = sockets_[i].ifindex();
-        current_.outgoing = p.outgoing;
         current_.departing_copy = false;
         return true;
       }
