@@ -25,6 +25,7 @@
 #include <netinet/tcp.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -391,12 +392,20 @@ class listener_cache {
         else
           table_.refresh_part(family::v4, k.protocol), table_.refresh_part(family::v6, k.protocol);
         ++refreshes_;
+        ++generation_;
       } else {
         ++stale_answers_;
       }
     }
     ++answers_;
-    return table_.listening(k.fam, k.protocol, k.local, k.local_port, k.remote, k.remote_port);
+    // A flow that gets no flow entry (a datagram or SYN to a closed port) asks again on every packet: its
+    // answer is kept until the table is read again, instead of walking the table each time.
+    cached& c =
+        cache_[(k.local_port ^ (k.remote_port * 31u) ^ static_cast<std::uint32_t>(k.remote.lo)) % cache_size];
+    if (c.generation == generation_ && c.key == k) return c.answer;
+    const int a = table_.listening(k.fam, k.protocol, k.local, k.local_port, k.remote, k.remote_port);
+    c = {k, generation_, a};
+    return a;
   }
 
   const socket_table& table() const noexcept { return table_; }
@@ -407,9 +416,18 @@ class listener_cache {
   std::uint64_t refreshes() const noexcept { return refreshes_; }
 
  private:
+  struct cached {
+    flow::flow_key key{};
+    std::uint64_t generation = 0;  // 0: empty
+    int answer = -1;
+  };
+  static constexpr std::size_t cache_size = 16;
+
   socket_table table_;
   std::int64_t min_interval_;
   std::int64_t last_refresh_[2] = {0, 0};  // TCP, UDP
+  std::uint64_t generation_ = 1;           // bumped by every read of the table: older answers are void
+  std::array<cached, cache_size> cache_{};
   std::uint64_t answers_ = 0;
   std::uint64_t stale_answers_ = 0;
   std::uint64_t refreshes_ = 0;
