@@ -26,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -362,14 +363,20 @@ class session {
         gen = g;
         w.engine->set_host(monitor_->snapshot());
       }
-      const record r = w.routes && f.outgoing ? w.engine->classify(departing(w, f)) : w.engine->classify(f);
-      if (!o_.frame_records) continue;
+      if (!o_.frame_records) {
+        (void)classify(w, f);
+        continue;
+      }
       detail::slot* s = nullptr;
       for (unsigned spins = 0; (s = w.queue.producer_slot()) == nullptr; ++spins) {
         if (spins == 0) pending_wake::flush(&wake);  // full: the writer must be awake
         if (spins > 64) std::this_thread::sleep_for(std::chrono::microseconds(50));  // the writer is behind
       }
-      s->rec = r;
+      // Classified straight into the queue's slot (the prvalue initializes it): a record is 528 bytes,
+      // copied there from a local before. record is trivially destructible: the slot's previous record
+      // needs no destructor call.
+      static_assert(std::is_trivially_destructible_v<record>);
+      ::new (static_cast<void*>(&s->rec)) record(classify(w, f));
       s->frame = f;
       if (o_.keep_frames) {
         s->bytes.assign(f.data.begin(), f.data.end());
@@ -384,6 +391,10 @@ class session {
     if (!w.src->end_reason().empty()) set_end_reason(w.src->end_reason());
     w.finished.store(true, std::memory_order_release);
     tick();
+  }
+
+  record classify(worker& w, const io::frame& f) {
+    return w.routes && f.outgoing ? w.engine->classify(departing(w, f)) : w.engine->classify(f);
   }
 
   // traversal.md §6 with several watched interfaces: a forwarded packet leaving by one of them is
