@@ -819,6 +819,57 @@ TEST(Live, SocketTableAnswersTheListenerQuestion) {
   });
 }
 
+// The exact UDP lookup (listener_cache's fast path) gives the table's answers: wildcard, address-bound,
+// connected, dual-stack and v6-only sockets, open and closed ports, both families.
+TEST(Live, ExactUdpLookupMatchesTheSocketTable) {
+  std::string why;
+  if (!can_run(why)) GTEST_SKIP() << why;
+  netns_pair ns("u");
+  ASSERT_TRUE(ns.ok()) << ns.error;
+  in_netns(ns.host, [&] {
+    std::vector<int> fds;
+    auto udp = [&](int fam, const char* addr, std::uint16_t port, int v6only = -1) {
+      const int s = ::socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      if (v6only >= 0) ::setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+      socklen_t len;
+      auto ss = sockaddr_of(addr, port, len);
+      EXPECT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&ss), len), 0) << addr << " " << port;
+      fds.push_back(s);
+      return s;
+    };
+    udp(AF_INET, "0.0.0.0", 5301);
+    udp(AF_INET, "10.98.1.2", 5302);
+    udp(AF_INET6, "::", 5303, 0);  // dual-stack
+    udp(AF_INET6, "::", 5304, 1);  // v6 only
+    const int c = udp(AF_INET, "0.0.0.0", 5305);
+    socklen_t len;
+    auto peer = sockaddr_of("10.98.1.1", 40001, len);
+    ASSERT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&peer), len), 0);
+    strata::live::socket_table t;
+    ASSERT_TRUE(t.refresh());
+    const auto h4 = strata::parse_address("10.98.1.2").value();
+    const auto o4 = strata::parse_address("10.98.1.3").value();
+    const auto c4 = strata::parse_address("10.98.1.1").value();
+    const auto h6 = strata::parse_address("fd98:1::2").value();
+    const auto c6 = strata::parse_address("fd98:1::1").value();
+    int found = 0;
+    for (std::uint16_t port : {5301, 5302, 5303, 5304, 5305, 9})
+      for (std::uint16_t sport : {40000, 40001}) {
+        for (const auto& dst : {h4, o4}) {
+          const int table = t.listening(strata::family::v4, strata::proto::udp, dst, port, c4, sport);
+          EXPECT_EQ(t.lookup_udp(strata::family::v4, dst, port, c4, sport), table) << port << " " << sport;
+          found += table == 1;
+        }
+        const int table = t.listening(strata::family::v6, strata::proto::udp, h6, port, c6, sport);
+        EXPECT_EQ(t.lookup_udp(strata::family::v6, h6, port, c6, sport), table)
+            << "v6 " << port << " " << sport;
+        found += table == 1;
+      }
+    EXPECT_GE(found, 8);  // the questions are not all "nobody"
+    for (int s : fds) ::close(s);
+  });
+}
+
 #else
 
 TEST(Live, NotBuilt) { GTEST_SKIP() << "strata::live (libmnl, libcap-ng) or libpcap not available"; }
