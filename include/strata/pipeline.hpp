@@ -419,6 +419,24 @@ struct compiled {
     return {0, 0};
   }
 
+  // Whether the filters not yet filed that `key` would file hold distinct values enough: at most four
+  // filters per value on average.
+  template <layer_id L>
+  static constexpr bool selective(const auto& of, const index_key& key, std::size_t filters) {
+    std::array<std::uint64_t, policy_type::condition_count + 1> values{};
+    std::size_t n = 0;
+    for (std::size_t k = 0; k < size_of<L>; ++k) {
+      if (of[k] != unindexed) continue;
+      const auto [first, size] = group_under(P.filters[P.order[begin_of<L> + k]], key);
+      for (std::size_t c = first; c < first + size; ++c)
+        values[n++] = key.is_address ? fold(P.conditions[c].low & key.mask) : P.conditions[c].low.lo;
+    }
+    std::sort(values.begin(), values.begin() + n);
+    std::size_t distinct = 0;
+    for (std::size_t i = 0; i < n; ++i) distinct += i == 0 || values[i] != values[i - 1];
+    return filters <= 4 * distinct;
+  }
+
   // The layer's keys, chosen greedily (the key the most filters not yet filed can be found under), and
   // each position's key (`unindexed` for the chain). No index when less than half the filters would be in it.
   template <layer_id L>
@@ -448,9 +466,16 @@ struct compiled {
           ++count[i];
         }
       }
+      // The key filing the most filters, among the selective ones: a lookup that finds many candidates (a
+      // protocol: two values for dozens of filters) costs more than the chain it replaces.
       std::size_t best = 0;
-      for (std::size_t i = 1; i < distinct; ++i)
-        if (count[i] > count[best]) best = i;
+      for (;;) {
+        best = 0;
+        for (std::size_t i = 1; i < distinct; ++i)
+          if (count[i] > count[best]) best = i;
+        if (distinct == 0 || count[best] < 8 || selective<L>(p.of, seen[best], count[best])) break;
+        count[best] = 0;
+      }
       if (distinct == 0 || count[best] < 8) break;
       p.key[d] = seen[best];
       for (std::size_t k = 0; k < n; ++k) {

@@ -12,11 +12,14 @@ Deterministic: run it again to get the same file.
 import random
 
 rng = random.Random(20261205)
-PORTS = [22, 25, 53, 80, 443, 1024, 3389, 5353, 8080, 9000, 31337, 65535]
-V4 = ["10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.1.2.3/32", "192.0.2.0/24", "192.0.2.7/32",
-      "198.51.100.0/24", "203.0.113.0/25", "0.0.0.0/1"]
-V6 = ["2001:db8::/32", "2001:db8:1::/48", "2001:db8:1:2::/64", "2001:db8:1:2::5/128", "fd00::/8",
-      "fd00:1::/64", "fe80::/10"]
+# Value pools, written into the header too: the test draws its packets' values from them. Many distinct
+# values per field, so that the index finds its keys selective (at most four filters per value).
+PORTS = sorted(rng.sample(range(1, 65536), 48))
+V4 = sorted({f"10.{rng.randrange(256)}.{rng.randrange(256)}.0/24" for _ in range(24)}
+            | {f"172.{rng.randrange(16, 32)}.0.0/16" for _ in range(6)}
+            | {f"192.0.2.{rng.randrange(256)}/32" for _ in range(8)} | {"0.0.0.0/1", "203.0.113.0/25"})
+V6 = sorted({f"2001:db8:{rng.randrange(65536):x}::/48" for _ in range(16)}
+            | {f"fd00:{rng.randrange(65536):x}::/32" for _ in range(4)} | {"fe80::/10", "2001:db8:1:2::5/128"})
 SUBS = ["s_admin", "s_base", "s_apps"]
 ACTIONS = ["action::permit", "action::block", "action::permit, strata::clear_action_right", "action::continue_"]
 
@@ -92,6 +95,9 @@ print('inline constexpr sublayer s_base{"base", 0x4000};')
 print('inline constexpr sublayer s_apps{"apps", 0x1000};')
 print("constexpr callout_answer by_port(const incoming_values& v, bool) {")
 print("  return v.local_port % 2 == 0 ? callout_answer{action::permit} : callout_answer{action::continue_};\n}")
+print("inline constexpr std::uint16_t ports[] = {" + ", ".join(map(str, PORTS)) + "};")
+print("inline constexpr prefix v4_prefixes[] = {" + ", ".join(f'"{a}"_v4' for a in V4) + "};")
+print("inline constexpr prefix v6_prefixes[] = {" + ", ".join(f'"{a}"_v6' for a in V6) + "};")
 print("inline constexpr auto large = policy(s_admin, s_base, s_apps,")
 print(",\n".join(fs) + ");")
 print("}  // namespace index_test")

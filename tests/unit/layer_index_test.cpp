@@ -4,6 +4,7 @@
 // it cannot, every action, hard permits, weights and sublayers.
 #include <random>
 #include <set>
+#include <span>
 
 #include <gtest/gtest.h>
 
@@ -24,15 +25,18 @@ static_assert(!pipeline::indexed<layer_id::outbound_transport_v4>, "a callout: e
 static_assert(!pipeline::indexed<layer_id::inbound_transport_v6>, "only ranges: nothing to index");
 static_assert(!compiled<large>::indexed<layer_id::inbound_ippacket_v4>, "no filters");
 
+// An address inside `p` (random host bits), or anywhere.
+address inside(std::mt19937_64& rng, const prefix& p) {
+  const address m = p.mask();
+  const address host{rng() & ~m.hi, rng() & ~m.lo};
+  if (p.fam == family::v4)
+    return address::from_v4(static_cast<std::uint32_t>(p.addr.lo | (host.lo & 0xffffffff)));
+  return {p.addr.hi | host.hi, p.addr.lo | host.lo};
+}
+
+// Values aimed at the policy's (its value pools), with some random ones.
 incoming_values random_values(std::mt19937_64& rng, bool v6) {
-  static constexpr std::uint16_t ports[] = {22,   25,   53,   80,    443,   1024, 3389, 5353,
-                                            8080, 9000, 9001, 31337, 65535, 0,    1,    2000};
-  static const address v4s[] = {"10.0.0.1"_v4,      "10.1.0.9"_v4,  "10.1.2.3"_v4,     "10.1.2.200"_v4,
-                                "192.0.2.7"_v4,     "192.0.2.8"_v4, "198.51.100.1"_v4, "203.0.113.5"_v4,
-                                "203.0.113.200"_v4, "200.1.1.1"_v4};
-  static const address v6s[] = {"2001:db8::1"_v6,     "2001:db8:1::9"_v6, "2001:db8:1:2::5"_v6,
-                                "2001:db8:1:2::6"_v6, "fd00::2"_v6,       "fd00:1::7"_v6,
-                                "fe80::1"_v6,         "2a00::1"_v6};
+  using index_test::ports;
   const auto pick = [&](auto const& pool) { return pool[rng() % std::size(pool)]; };
   incoming_values v;
   v.local_port = rng() % 5 ? pick(ports) : static_cast<std::uint16_t>(rng());
@@ -41,13 +45,12 @@ incoming_values random_values(std::mt19937_64& rng, bool v6) {
       rng() % 5 ? static_cast<std::uint8_t>(rng() % 2 ? 6 : 17) : static_cast<std::uint8_t>(rng());
   if (rng() % 3 == 0) v.flags |= flag::is_loopback;
   if (rng() % 3 == 0) v.flags |= flag::is_reauthorize;
-  if (v6) {
-    v.local_address = pick(v6s);
-    v.remote_address = rng() % 5 ? pick(v6s) : address{rng(), rng()};
-  } else {
-    v.local_address = pick(v4s);
-    v.remote_address = rng() % 5 ? pick(v4s) : address::from_v4(static_cast<std::uint32_t>(rng()));
-  }
+  const auto& pool = v6 ? std::span<const prefix>(index_test::v6_prefixes)
+                        : std::span<const prefix>(index_test::v4_prefixes);
+  v.local_address = inside(rng, pick(pool));
+  v.remote_address = rng() % 5 ? inside(rng, pick(pool))
+                     : v6      ? address{rng(), rng()}
+                               : address::from_v4(static_cast<std::uint32_t>(rng()));
   return v;
 }
 
