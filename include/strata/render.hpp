@@ -455,6 +455,14 @@ constexpr std::array<bool, layer_count> code_layers(std::index_sequence<I...>) {
 template <class C>
 inline constexpr std::array<bool, layer_count> generates_code =
     code_layers<C>(std::make_index_sequence<layer_count>{});
+// The layers compiled<P> evaluates through an index of their exact conditions (compiled<P>::indexed).
+template <class C, std::size_t... I>
+constexpr std::array<bool, layer_count> index_layers(std::index_sequence<I...>) {
+  return {C::template indexed<static_cast<layer_id>(I)>...};
+}
+template <class C>
+inline constexpr std::array<bool, layer_count> indexed_layers =
+    index_layers<C>(std::make_index_sequence<layer_count>{});
 
 template <class T>
 inline constexpr bool is_compiled_v = false;
@@ -602,6 +610,7 @@ std::string pipeline_text(path_key key) {
     } else {
       out += r::count_text(n, "filter", "filters");
       out += n > C::inline_limit ? ", outlined" : ", inlined";
+      if (r::indexed_layers<C>[static_cast<std::size_t>(l)]) out += ", indexed on their exact conditions";
     }
     if (is_discard(l)) {
       out += "; the stack drops the packet here";

@@ -90,3 +90,15 @@ static_assert(pipeline::evaluate<layer_id::inbound_transport_v4>(incoming_values
               evaluate_layer(large, layer_id::inbound_transport_v4, incoming_values{.local_port = 22}));
 
 }  // namespace
+
+namespace {
+
+// The printed pipeline says which layers go through an index: the reader of a policy sees what was compiled.
+TEST(LayerIndex, ThePipelineTextSaysWhichLayersAreIndexed) {
+  const std::string in = pipeline_text<large>(path::tcp::inbound_syn<v4>{});
+  EXPECT_NE(in.find("150 filters, outlined, indexed on their exact conditions\n"), std::string::npos) << in;
+  const std::string out = pipeline_text<large>(path::tcp::outbound_data<v4>{});
+  EXPECT_NE(out.find("60 filters, outlined\n"), std::string::npos) << out;  // a callout: filter by filter
+}
+
+}  // namespace
