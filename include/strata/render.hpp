@@ -447,22 +447,19 @@ std::string layer_table_html(const P& p, layer_id l) {
   return t;
 }
 
-// The layers compiled<P> generates code for, as a run-time table read from compiled<P>::has_filters.
-template <class C, std::size_t... I>
-constexpr std::array<bool, layer_count> code_layers(std::index_sequence<I...>) {
-  return {C::template has_filters<static_cast<layer_id>(I)>...};
+// A per-layer fact of compiled<P> (Fact::operator()<L>()), as a run-time table.
+template <std::size_t... I>
+constexpr std::array<bool, layer_count> per_layer(auto fact, std::index_sequence<I...>) {
+  return {fact.template operator()<static_cast<layer_id>(I)>()...};
 }
+// The layers compiled<P> generates code for (compiled<P>::has_filters), and those it evaluates through an
+// index of their exact conditions (compiled<P>::indexed).
 template <class C>
-inline constexpr std::array<bool, layer_count> generates_code =
-    code_layers<C>(std::make_index_sequence<layer_count>{});
-// The layers compiled<P> evaluates through an index of their exact conditions (compiled<P>::indexed).
-template <class C, std::size_t... I>
-constexpr std::array<bool, layer_count> index_layers(std::index_sequence<I...>) {
-  return {C::template indexed<static_cast<layer_id>(I)>...};
-}
+inline constexpr std::array<bool, layer_count> generates_code = per_layer(
+    []<layer_id L>() { return C::template has_filters<L>; }, std::make_index_sequence<layer_count>{});
 template <class C>
 inline constexpr std::array<bool, layer_count> indexed_layers =
-    index_layers<C>(std::make_index_sequence<layer_count>{});
+    per_layer([]<layer_id L>() { return C::template indexed<L>; }, std::make_index_sequence<layer_count>{});
 
 template <class T>
 inline constexpr bool is_compiled_v = false;

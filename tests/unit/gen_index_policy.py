@@ -24,27 +24,26 @@ SUBS = ["s_admin", "s_base", "s_apps"]
 ACTIONS = ["action::permit", "action::block", "action::permit, strata::clear_action_right", "action::continue_"]
 
 
-def port_cond(field="local_port"):
+def value_cond(field, pool, literal=str, ranges=False):
+    """`field` equal to a value of the pool, to one of two (alternatives), in a range (ports), or not equal."""
     r = rng.random()
-    if r < 0.55:
-        return f"{field} == {rng.choice(PORTS)}"
-    if r < 0.7:
-        a, b = rng.sample(PORTS, 2)
-        return f"({field} == {a} || {field} == {b})"
-    if r < 0.85:
-        lo = rng.choice(PORTS)
+    if r < (0.55 if ranges else 0.8):
+        return f"{field} == {literal(rng.choice(pool))}"
+    if r < (0.7 if ranges else 0.9):
+        a, b = rng.sample(pool, 2)
+        return f"({field} == {literal(a)} || {field} == {literal(b)})"
+    if ranges and r < 0.85:
+        lo = rng.choice(pool)
         return f"{field} == strata::range({lo}, {min(lo + rng.randrange(1, 3000), 65535)})"
-    return f"{field} != {rng.choice(PORTS)}"
+    return f"{field} != {literal(rng.choice(pool))}"
+
+
+def port_cond(field="local_port"):
+    return value_cond(field, PORTS, ranges=True)
 
 
 def addr_cond(pool, suffix, field):
-    r = rng.random()
-    if r < 0.8:
-        return f'{field} == "{rng.choice(pool)}"_{suffix}'
-    if r < 0.9:
-        a, b = rng.sample(pool, 2)
-        return f'({field} == "{a}"_{suffix} || {field} == "{b}"_{suffix})'
-    return f'{field} != "{rng.choice(pool)}"_{suffix}'
+    return value_cond(field, pool, lambda a: f'"{a}"_{suffix}')
 
 
 def transport_cond(kind, fam):
