@@ -149,6 +149,7 @@ class basic_engine {
     v.local_address = local;
     v.local_port = local_port;
     v.ip_protocol = protocol;
+    with_sets(v);
     run({kind, fam, false}, v, rec);
     if (rec.filter >= 0) rec.filter_name = filter_name(rec.policy, rec.filter);
     return rec;
@@ -299,9 +300,11 @@ class basic_engine {
 
  private:
   using trace_type = std::conditional_t<Tracing, trace, no_trace>;
-  using runner = path_result (*)(path_key, const incoming_values&, trace_type&);
-  static constexpr std::array<runner, policy_count> runners{
-      static_cast<runner>(&compiled<Policies>::template classify<trace_type>)...};
+  // Each policy's table of pipelines, indexed by detail::fast_index(key) here (no key passed through a call).
+  using pipeline_table =
+      std::array<void (*)(const incoming_values&, trace_type&, path_result&), all_path_keys.size()>;
+  static constexpr std::array<const pipeline_table*, policy_count> runners{
+      &compiled<Policies>::template pipelines<trace_type>()...};
 
   // reauthorizes(kind) walks the path's steps: a table answers in one load, on every frame.
   static constexpr auto reauthorizing = [] {
@@ -334,6 +337,7 @@ class basic_engine {
     v.mac_local_address = mac_value(outbound ? p.link.src_mac : p.link.dst_mac);
     v.mac_remote_address = mac_value(outbound ? p.link.dst_mac : p.link.src_mac);
     v.direction = static_cast<std::uint32_t>(outbound ? fwp_direction::outbound : fwp_direction::inbound);
+    with_sets(v);
     return run({outbound ? path_kind::mac_outbound : path_kind::mac_inbound, family::v4, false}, v, rec)
                .verdict == action::permit;
   }
@@ -390,23 +394,22 @@ class basic_engine {
       ++counters_.permitted;
   }
 
-  /// Runs one path with the policy in force and merges its outcome into the record.
-  path_result run(path_key key, const incoming_values& v, record& rec) {
-    if constexpr (sets_type::count > 0) {  // the policy's run-time sets travel with the values
-      incoming_values w = v;
-      w.sets = sets_.view(active_);
-      return run_with(key, w, rec);
-    } else {
-      return run_with(key, v, rec);
-    }
+  /// The policy's run-time sets travel with the values (set where the values are built: a copy of the
+  /// values to add them was read back over narrower stores, a store-forwarding stall per packet).
+  void with_sets(incoming_values& v) const {
+    if constexpr (sets_type::count > 0) v.sets = sets_.view(active_);
   }
-  path_result run_with(path_key key, const incoming_values& v, record& rec) {
-    path_result r;
+
+  /// Runs one path with the policy in force and merges its outcome into the record. The outcome is
+  /// written in place by the pipeline (result_) and read field by field: returned in registers, it was
+  /// built on the stack and read back over narrower stores (a store-forwarding stall per packet).
+  const path_result& run(path_key key, const incoming_values& v, record& rec) {
+    path_result& r = result_;
     if constexpr (Tracing) {
-      r = runners[active_](key, v, rec.steps);  // appends: loopback runs twice
+      (*runners[active_])[detail::fast_index(key)](v, rec.steps, r);  // appends: loopback runs twice
     } else {
       no_trace t;
-      r = runners[active_](key, v, t);
+      (*runners[active_])[detail::fast_index(key)](v, t, r);
       if (r.filter >= 0) ++filter_hits_[active_][static_cast<std::size_t>(r.filter)];
     }
     rec.verdict = r.verdict;
@@ -422,8 +425,12 @@ class basic_engine {
 
   // ---- values presented to the filters ---------------------------------------------------
 
-  static incoming_values values_of(const packet::parsed& p, bool inbound, std::uint32_t flags) {
-    incoming_values v;
+  /// The packet's values, written into the engine's values_ (valid until the next call). Only the fields a
+  /// packet gives are written, each on every call; the others keep their defaults (nothing else writes
+  /// values_: a step that changes a value copies it). Zeroing a fresh 192-byte incoming_values per
+  /// packet (rep stos) was most of classify_inbound_packet's time.
+  const incoming_values& values_of(const packet::parsed& p, bool inbound, std::uint32_t flags) {
+    incoming_values& v = values_;
     v.local_address = inbound ? p.dst : p.src;
     v.remote_address = inbound ? p.src : p.dst;
     v.ip_protocol = p.protocol;
@@ -432,6 +439,13 @@ class basic_engine {
     v.interface_index = p.link.ifindex;
     v.vlan_id = p.link.vlan_ids[0];
     v.ether_type = p.link.ethertype;
+    with_sets(v);
+    v.local_port = 0;
+    v.remote_port = 0;
+    v.embedded_protocol = 0;
+    v.embedded_remote_address = address{};
+    v.embedded_local_port = 0;
+    v.embedded_remote_port = 0;
     if (p.l4 == packet::l4_kind::tcp || p.l4 == packet::l4_kind::udp) {
       v.local_port = inbound ? p.dst_port : p.src_port;
       v.remote_port = inbound ? p.src_port : p.dst_port;
@@ -498,6 +512,7 @@ class basic_engine {
     v.local_address = p.dst;   // IP_DESTINATION_ADDRESS
     v.remote_address = p.src;  // IP_SOURCE_ADDRESS
     v.interface_index = p.link.ifindex;
+    with_sets(v);
     run({p.frag.is_fragment() ? path_kind::forward_fragment : path_kind::forward, p.fam, false}, v, rec);
   }
 
@@ -525,7 +540,7 @@ class basic_engine {
 
   void classify_inbound_packet(const packet::parsed& p, const io::frame& f, record& rec, std::uint32_t flags,
                                bool reassembled) {
-    const incoming_values v = values_of(p, true, flags);
+    const incoming_values& v = values_of(p, true, flags);
     if (p.is_icmp_error()) {
       run({path_kind::icmp_error_inbound, p.fam, reassembled}, v, rec);
       return;
@@ -547,7 +562,7 @@ class basic_engine {
                            e->state == tcp_state::closed)) {
       if (e) flows_.erase(e);
       if (!listening(k, frame)) {
-        const path_result r = run(key(path_kind::tcp_inbound_syn_no_listener), v, rec);
+        const path_result& r = run(key(path_kind::tcp_inbound_syn_no_listener), v, rec);
         if (r.answer_suppressed) suppressions_.push({exchange_hash(k), r.filter, rec.policy, r.sublayer});
         return;
       }
@@ -606,7 +621,7 @@ class basic_engine {
     const bool has_listener =
         detail::is_icmp_protocol(p.protocol) || p.l4 != packet::l4_kind::udp ? true : listening(k, frame);
     if (!has_listener) {
-      const path_result r = run(key(path_kind::datagram_inbound_no_listener), v, rec);
+      const path_result& r = run(key(path_kind::datagram_inbound_no_listener), v, rec);
       if (r.answer_suppressed) suppressions_.push({exchange_hash(k), r.filter, rec.policy, r.sublayer});
       return;
     }
@@ -641,7 +656,7 @@ class basic_engine {
 
   void classify_outbound_datagram(const packet::parsed& p, record& rec, std::uint32_t flags,
                                   std::uint64_t frag_hash) {
-    const incoming_values v = values_of(p, false, flags);
+    const incoming_values& v = values_of(p, false, flags);
     if (p.is_icmp_error()) {
       outbound_icmp_error(p, v, rec);
     } else {
@@ -773,7 +788,7 @@ class basic_engine {
   /// policy in force, or torn down when that fails. Returns whether the flow is gone.
   bool reauthorize_if(path_kind kind, flow::flow_entry* e, const incoming_values& v, record& rec,
                       path_key key) {
-    const path_result r = run(key, v, rec);
+    const path_result& r = run(key, v, rec);
     if (!reauthorizing[static_cast<std::size_t>(kind)]) return false;
     ++counters_.reauthorized;
     e->policy_epoch = epoch_;
@@ -833,6 +848,8 @@ class basic_engine {
   std::uint32_t epoch_ = 1;  // starts at 1: a run-time set replacement marks a flow with 0 (sets.hpp)
   sets_type sets_{};
   std::int64_t now_ = 0;
+  incoming_values values_{};  // values_of's
+  path_result result_{};      // run's
   engine_counters counters_{};
   std::array<std::vector<std::uint64_t>, policy_count> filter_hits_{};
   detail::small_ring<1024, detail::pending_suppression> suppressions_{};

@@ -762,17 +762,26 @@ struct compiled {
   }
 
   template <path_key Key, class Trace, std::size_t... I>
-  static constexpr path_result run_steps(const incoming_values& v, Trace& t, std::index_sequence<I...>) {
-    path_result res;
+  [[gnu::always_inline]] static constexpr void run_steps(const incoming_values& v, Trace& t, path_result& res,
+                                                         std::index_sequence<I...>) {
+    res = path_result{};
     (run_step<steps_of(Key)[I]>(v, res, t) && ...);
-    return res;
   }
 
  public:
+  /// The pipeline of one path: its steps, unrolled; the outcome written into `out`, field by field.
+  /// (Returned by value through the dispatch table, the 12-byte result was built on the stack from
+  /// narrow stores and read back as two wide loads: a store-forwarding stall on every packet.)
+  template <path_key Key, class Trace = no_trace>
+  static constexpr void run_into(const incoming_values& v, Trace& t, path_result& out) {
+    run_steps<Key>(v, t, out, std::make_index_sequence<steps_of(Key).size()>{});
+  }
   /// The pipeline of one path: its steps, unrolled.
   template <path_key Key, class Trace = no_trace>
   static constexpr path_result run(const incoming_values& v, Trace& t) {
-    return run_steps<Key>(v, t, std::make_index_sequence<steps_of(Key).size()>{});
+    path_result res;
+    run_steps<Key>(v, t, res, std::make_index_sequence<steps_of(Key).size()>{});
+    return res;
   }
   template <Path Pa, class Trace = no_trace>
   static constexpr path_result run(const incoming_values& v, Trace& t) {
@@ -786,10 +795,10 @@ struct compiled {
 
  private:
   template <class Trace>
-  using runner = path_result (*)(const incoming_values&, Trace&);
+  using runner = void (*)(const incoming_values&, Trace&, path_result&);
   template <class Trace, std::size_t... I>
   static constexpr std::array<runner<Trace>, sizeof...(I)> make_table(std::index_sequence<I...>) {
-    return {&run<all_path_keys[I], Trace>...};
+    return {&run_into<all_path_keys[I], Trace>...};
   }
   template <class Trace>
   static constexpr auto table = make_table<Trace>(std::make_index_sequence<all_path_keys.size()>{});
@@ -798,7 +807,16 @@ struct compiled {
   /// Run-time path choice: the key indexes a table of the pipelines generated at compile time.
   template <class Trace = no_trace>
   static constexpr path_result classify(path_key key, const incoming_values& v, Trace& t) {
-    return table<Trace>[detail::fast_index(key)](v, t);
+    path_result r;
+    table<Trace>[detail::fast_index(key)](v, t, r);
+    return r;
+  }
+  /// The dispatch table itself (path `key`'s pipeline, run_into, at detail::fast_index(key)), for a
+  /// caller that picks the policy at run time: the key need not cross a call (a 3-byte key passed in a
+  /// register was built on the stack and read back over narrower stores).
+  template <class Trace = no_trace>
+  static constexpr const auto& pipelines() {
+    return table<Trace>;
   }
   static constexpr path_result classify(path_key key, const incoming_values& v) {
     no_trace t;
