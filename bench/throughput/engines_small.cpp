@@ -147,7 +147,7 @@ inline strata::path_result classify(strata::path_key key, const strata::incoming
 }  // namespace bench
 
 template <>
-struct strata::compiled<bench::hand_p100> {
+struct strata::compiled<bench::hand_p100> : bench::pipelines_of_classify<strata::compiled<bench::hand_p100>> {
   template <class Trace = no_trace>
   static path_result classify(path_key key, const incoming_values& v, Trace&) {
     return bench::hand::classify(key, v);

@@ -116,18 +116,44 @@ class runtime_engine {
 
 }  // namespace bench
 
+namespace bench {
+
+/// What the engine asks a compiled<P> for besides classify: its table of pipelines, one per path key at
+/// detail::fast_index(key) (compiled<P>::pipelines<Trace>()). For a classifier that only has
+/// `C::classify(key, values)` (the hand-written and run-time contenders), each entry calls it.
+template <class C>
+struct pipelines_of_classify {
+  template <class Trace, std::size_t I>
+  static void run_into(const strata::incoming_values& v, Trace&, strata::path_result& out) {
+    out = C::classify(strata::all_path_keys[I], v);
+  }
+  template <class Trace, std::size_t... I>
+  static constexpr auto make_table(std::index_sequence<I...>) {
+    return std::array<void (*)(const strata::incoming_values&, Trace&, strata::path_result&), sizeof...(I)>{
+        &run_into<Trace, I>...};
+  }
+  template <class Trace>
+  static constexpr auto table = make_table<Trace>(std::make_index_sequence<strata::all_path_keys.size()>{});
+  template <class Trace = strata::no_trace>
+  static constexpr const auto& pipelines() {
+    return table<Trace>;
+  }
+};
+
+}  // namespace bench
+
 /// A classifier type for strata::compiled<...> specializations: `engine` is a function returning the
 /// runtime_engine instance.
-#define BENCH_RUNTIME_CLASSIFIER(POLICY_COPY, ENGINE)                             \
-  template <>                                                                     \
-  struct strata::compiled<POLICY_COPY> {                                          \
-    template <class Trace = no_trace>                                             \
-    static path_result classify(path_key key, const incoming_values& v, Trace&) { \
-      return (ENGINE).classify(key, v);                                           \
-    }                                                                             \
-    static path_result classify(path_key key, const incoming_values& v) {         \
-      return (ENGINE).classify(key, v);                                           \
-    }                                                                             \
-    template <layer_id L>                                                         \
-    static constexpr bool has_filters = POLICY_COPY.has_filters_at(L);            \
+#define BENCH_RUNTIME_CLASSIFIER(POLICY_COPY, ENGINE)                                                  \
+  template <>                                                                                          \
+  struct strata::compiled<POLICY_COPY> : bench::pipelines_of_classify<strata::compiled<POLICY_COPY>> { \
+    template <class Trace = no_trace>                                                                  \
+    static path_result classify(path_key key, const incoming_values& v, Trace&) {                      \
+      return (ENGINE).classify(key, v);                                                                \
+    }                                                                                                  \
+    static path_result classify(path_key key, const incoming_values& v) {                              \
+      return (ENGINE).classify(key, v);                                                                \
+    }                                                                                                  \
+    template <layer_id L>                                                                              \
+    static constexpr bool has_filters = POLICY_COPY.has_filters_at(L);                                 \
   }
