@@ -576,12 +576,15 @@ def main():
     g3000 = ct.get(("g++", 3000))
     if g1000 and g3000:
         grow = g3000[1] / g1000[1]
-        goal("growth no worse than linear up to 3000 (g++)", f"×{grow:.2f} CPU time for ×3 filters", grow <= 3.3,
-             "linear: ×3 (the fixed cost of the headers makes it less)")
+        goal("growth no worse than linear up to 3000 (g++)", f"×{grow:.2f} CPU time for ×3 filters", grow <= 3.0,
+             "linear: ×3 (the fixed cost of the headers makes it less)"
+             + (f"; above it by {grow / 3:.2f}×" if grow > 3 else ""))
     c1000, c3000 = ct.get(("clang++", 1000)), ct.get(("clang++", 3000))
     if c1000 and c3000:
         grow = c3000[1] / c1000[1]
-        goal("growth no worse than linear up to 3000 (clang)", f"×{grow:.2f} CPU time for ×3 filters", grow <= 3.3, "")
+        goal("growth no worse than linear up to 3000 (clang)", f"×{grow:.2f} CPU time for ×3 filters", grow <= 3.0,
+             f"above linear by {grow / 3:.2f}×: each N is compiled twice, the faster kept, but this VM's speed "
+             "drifts by up to 30% within minutes, so one N can fall in a slow phase" if grow > 3 else "")
     if mem:
         per_flow = mem["table_1m_bytes"] / mem["table_1m_flows"]
         goal("≤ 64 bytes per tracked flow", f"{per_flow:.5f} B", per_flow < 64.01,
