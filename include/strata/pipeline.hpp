@@ -407,16 +407,35 @@ struct compiled {
         return false;
     return true;
   }
-  // The first group of filter F that can be filed under `key`: its first condition and size (size 0: none).
-  static constexpr std::pair<std::size_t, std::size_t> group_under(const filter_value& f,
-                                                                   const index_key& key) {
+  // Calls on(key, first condition, size) for each group of filter F that can be filed under a key, until
+  // it returns true.
+  static constexpr void indexable_groups(const filter_value& f, auto on) {
     std::size_t open = f.first_condition;
     for (std::size_t c = f.first_condition; c < f.first_condition + f.condition_count; ++c) {
       if (group_marks[c] & 1) open = c;
       index_key k;
-      if ((group_marks[c] & 2) && indexable(open, c + 1 - open, k) && k == key) return {open, c + 1 - open};
+      if ((group_marks[c] & 2) && indexable(open, c + 1 - open, k) && on(k, open, c + 1 - open)) return;
     }
-    return {0, 0};
+  }
+  // The first group of filter F that can be filed under `key`: its first condition and size (size 0: none).
+  static constexpr std::pair<std::size_t, std::size_t> group_under(const filter_value& f,
+                                                                   const index_key& key) {
+    std::pair<std::size_t, std::size_t> g{0, 0};
+    indexable_groups(f, [&](const index_key& k, std::size_t first, std::size_t size) {
+      if (k == key) g = {first, size};
+      return k == key;
+    });
+    return g;
+  }
+  // The value a condition of a group filed under `key` is filed under.
+  static constexpr std::uint64_t key_value(const index_key& key, const condition_value& c) {
+    return key.is_address ? fold(c.low & key.mask) : c.low.lo;
+  }
+  // Whether the filter at position K of layer L can decide it. In a layer without callouts one that cannot
+  // (`continue`) changes nothing, so neither the chain nor the index looks at it.
+  template <layer_id L>
+  static constexpr bool decides(std::size_t k) {
+    return outcome(P.filters[P.order[begin_of<L> + k]], incoming_values{}, true).decides;
   }
 
   // Whether the filters not yet filed that `key` would file hold distinct values enough: at most four
@@ -428,8 +447,7 @@ struct compiled {
     for (std::size_t k = 0; k < size_of<L>; ++k) {
       if (of[k] != unindexed) continue;
       const auto [first, size] = group_under(P.filters[P.order[begin_of<L> + k]], key);
-      for (std::size_t c = first; c < first + size; ++c)
-        values[n++] = key.is_address ? fold(P.conditions[c].low & key.mask) : P.conditions[c].low.lo;
+      for (std::size_t c = first; c < first + size; ++c) values[n++] = key_value(key, P.conditions[c]);
     }
     std::sort(values.begin(), values.begin() + n);
     std::size_t distinct = 0;
@@ -451,20 +469,14 @@ struct compiled {
       std::size_t distinct = 0;
       for (std::size_t k = 0; k < n; ++k) {
         if (p.of[k] != unindexed) continue;
-        const filter_value& f = P.filters[P.order[begin_of<L> + k]];
-        std::size_t open = f.first_condition;
-        for (std::size_t c = f.first_condition; c < f.first_condition + f.condition_count; ++c) {
-          if (group_marks[c] & 1) open = c;
-          index_key key;
-          if (!(group_marks[c] & 2) || !indexable(open, c + 1 - open, key)) continue;
-          std::size_t i = 0;
-          while (i < distinct && !(seen[i] == key)) ++i;
-          if (i == distinct) {
-            if (distinct == seen.size()) continue;
-            seen[distinct++] = key;
-          }
-          ++count[i];
-        }
+        indexable_groups(P.filters[P.order[begin_of<L> + k]],
+                         [&](const index_key& key, std::size_t, std::size_t) {
+                           std::size_t i = 0;
+                           while (i < distinct && !(seen[i] == key)) ++i;
+                           if (i == distinct && distinct < seen.size()) seen[distinct++] = key;
+                           if (i < distinct) ++count[i];
+                           return false;
+                         });
       }
       // The key filing the most filters, among the selective ones: a lookup that finds many candidates (a
       // protocol: two values for dozens of filters) costs more than the chain it replaces.
@@ -532,22 +544,22 @@ struct compiled {
     std::array<std::uint16_t, entries> position{};
     std::size_t e = 0;
     for (std::size_t k = 0; k < size_of<L>; ++k) {
-      if (plan.of[k] != D) continue;
+      if (plan.of[k] != D || !decides<L>(k)) continue;
       const auto [first, size] = group_under(P.filters[P.order[begin_of<L> + k]], plan.key[D]);
       for (std::size_t c = first; c < first + size; ++c) {
-        hash[e] = index_hash(plan.key[D].is_address ? fold(P.conditions[c].low & plan.key[D].mask)
-                                                    : P.conditions[c].low.lo);
+        hash[e] = index_hash(key_value(plan.key[D], P.conditions[c]));
         position[e++] = static_cast<std::uint16_t>(k);
       }
     }
-    // The conditions sorted by bucket (a counting sort, stable: each bucket in evaluation order), then
-    // one entry per (value, word) in each bucket: the filters under one value OR their bits at once.
+    // The conditions (`e`: those of filters that can decide) sorted by bucket (a counting sort, stable:
+    // each bucket in evaluation order), then one entry per (value, word) in each bucket: the filters under
+    // one value OR their bits at once.
     std::array<std::size_t, (std::size_t{1} << bits) + 1> from{};
-    for (std::size_t i = 0; i < entries; ++i) ++from[(hash[i] >> t.shift) + 1];
+    for (std::size_t i = 0; i < e; ++i) ++from[(hash[i] >> t.shift) + 1];
     for (std::size_t b = 1; b < from.size(); ++b) from[b] += from[b - 1];
     std::array<std::size_t, entries> sorted{};
     auto next = from;
-    for (std::size_t i = 0; i < entries; ++i) sorted[next[hash[i] >> t.shift]++] = i;
+    for (std::size_t i = 0; i < e; ++i) sorted[next[hash[i] >> t.shift]++] = i;
     std::size_t placed = 0;
     for (std::size_t b = 0; b + 1 < t.start.size(); ++b) {
       t.start[b] = static_cast<std::uint16_t>(placed);
@@ -589,12 +601,12 @@ struct compiled {
     std::array<std::uint16_t, N> at{};
     std::size_t size = 0;
   };
-  // The unindexed filters among positions [64 W, 64 W + 64).
+  // The unindexed filters among positions [64 W, 64 W + 64) that can decide.
   template <layer_id L, std::size_t W>
   static constexpr auto unindexed_in = [] {
     position_list<64> r;
     for (std::size_t k = W * 64; k < std::min(size_of<L>, W * 64 + 64); ++k)
-      if (index_plan<L>.of[k] == unindexed) r.at[r.size++] = static_cast<std::uint16_t>(k);
+      if (index_plan<L>.of[k] == unindexed && decides<L>(k)) r.at[r.size++] = static_cast<std::uint16_t>(k);
     return r;
   }();
   // The filters that need their whole test when found through the index.
@@ -602,7 +614,7 @@ struct compiled {
   static constexpr auto tested = [] {
     position_list<size_of<L>> r;
     for (std::size_t k = 0; k < size_of<L>; ++k)
-      if (needs_test<L>[k]) r.at[r.size++] = static_cast<std::uint16_t>(k);
+      if (needs_test<L>[k] && decides<L>(k)) r.at[r.size++] = static_cast<std::uint16_t>(k);
     return r;
   }();
 
@@ -678,7 +690,7 @@ struct compiled {
     for (std::size_t w = 0; w < word_count; ++w)
       for (std::uint64_t m = words[w]; m != 0; m &= m - 1) {
         const position_info& p = positions<L>[w * 64 + static_cast<std::size_t>(std::countr_zero(m))];
-        if (p.sublayer == decided_sublayer || !p.outcome.decides || (p.test && !p.test(v))) continue;
+        if (p.sublayer == decided_sublayer || (p.test && !p.test(v))) continue;
         arbitrate(r, write, p.outcome, p.filter, p.sublayer);
         decided_sublayer = p.sublayer;
         if (!write) return r;  // no callout here: a hard decision is final
