@@ -403,7 +403,8 @@ class basic_engine {
   /// Runs one path with the policy in force and merges its outcome into the record. The outcome is
   /// written in place by the pipeline (result_) and read field by field: returned in registers, it was
   /// built on the stack and read back over narrower stores (a store-forwarding stall per packet).
-  const path_result& run(path_key key, const incoming_values& v, record& rec) {
+  /// Inlined: called, its 3-byte key was built from byte stores and read back as one word (another stall).
+  [[gnu::always_inline]] const path_result& run(path_key key, const incoming_values& v, record& rec) {
     path_result& r = result_;
     if constexpr (Tracing) {
       (*runners[active_])[detail::fast_index(key)](v, rec.steps, r);  // appends: loopback runs twice
