@@ -69,6 +69,10 @@ class host {
     local_masks_[local_count_] = p.mask();
     local_nets_[local_count_] = p.addr & local_masks_[local_count_];
     locals_[local_count_++] = p;
+    if (p.fam == family::v4) {
+      v4_masks_[v4_count_] = local_masks_[local_count_ - 1].v4();
+      v4_nets_[v4_count_++] = local_nets_[local_count_ - 1].v4();
+    }
     return true;
   }
   constexpr bool add_hint(port_hint h) {
@@ -103,10 +107,17 @@ class host {
   /// traversal.md §1.
   constexpr traffic_direction direction(address src, address dst, family f) const {
     bool src_local = false, dst_local = false;  // one walk over the locals for both addresses
-    for (std::size_t i = 0; i < local_count_; ++i) {
-      if (locals_[i].fam != f) continue;
-      src_local = src_local || (src & local_masks_[i]) == local_nets_[i];
-      dst_local = dst_local || (dst & local_masks_[i]) == local_nets_[i];
+    if (f == family::v4) {                      // most packets: 32-bit words, only the IPv4 locals
+      for (std::size_t i = 0; i < v4_count_; ++i) {
+        src_local = src_local || (src.v4() & v4_masks_[i]) == v4_nets_[i];
+        dst_local = dst_local || (dst.v4() & v4_masks_[i]) == v4_nets_[i];
+      }
+    } else {
+      for (std::size_t i = 0; i < local_count_; ++i) {
+        if (locals_[i].fam != f) continue;
+        src_local = src_local || (src & local_masks_[i]) == local_nets_[i];
+        dst_local = dst_local || (dst & local_masks_[i]) == local_nets_[i];
+      }
     }
     if (src_local && dst_local) return traffic_direction::loopback;
     if (src_local) return traffic_direction::outbound;
@@ -127,6 +138,10 @@ class host {
   // Each local's mask and masked address, computed once: direction() runs on every frame.
   std::array<address, capacity> local_masks_{};
   std::array<address, capacity> local_nets_{};
+  // The IPv4 locals' masks and masked addresses again, as 32-bit words in an array of their own.
+  std::array<std::uint32_t, capacity> v4_masks_{};
+  std::array<std::uint32_t, capacity> v4_nets_{};
+  std::size_t v4_count_ = 0;
   std::array<prefix, capacity> subnets_{};
   std::array<port_hint, capacity> hints_{};
   std::size_t local_count_ = 0;

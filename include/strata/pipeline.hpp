@@ -225,7 +225,9 @@ struct compiled {
       if constexpr (M == match_type::equal)
         return x == c.low.lo;
       else if constexpr (M == match_type::range)
-        return c.low.lo <= x && x <= c.high.lo;
+        // One unsigned comparison, no branch: two made g++ build a search tree over a layer's ranges,
+        // whose branches mispredict on every packet with a random port.
+        return c.low.lo <= c.high.lo && x - c.low.lo <= c.high.lo - c.low.lo;
       else
         return test_integer(c, x);
     } else if constexpr (kind(F) == value_kind::address) {
@@ -286,6 +288,36 @@ struct compiled {
                         condition_at<First + J>, v)),
              (group_marks[First + J] & 2) == 0 || any) &&
             ...);
+  }
+
+  // Whether condition I is a test with no branch to take: an integer compared with one value or a range,
+  // an address under a mask with one value.
+  template <std::size_t I>
+  static constexpr bool cheap_condition = [] {
+    const condition_value& c = P.conditions[I];
+    const value_kind k = kind(c.field);
+    return (k == value_kind::integer && (c.match == match_type::equal || c.match == match_type::range)) ||
+           (k == value_kind::address && c.match == match_type::equal);
+  }();
+  // matches(), every condition tested, the groups combined with bitwise operators: no branch for the
+  // predictor to miss when all its conditions are cheap (a chain of filters all tested anyway, as in an
+  // indexed layer's unindexed filters). Otherwise the short-circuiting fold.
+  template <std::size_t First, std::size_t... J>
+  [[gnu::always_inline]] static constexpr bool matches_flat(const incoming_values& v,
+                                                            std::index_sequence<J...> j) {
+    if constexpr ((cheap_condition<First + J> && ...)) {
+      // 0/1 integers: bitwise operators on them are meant (on bools they read as a slip for && and ||).
+      [[maybe_unused]] unsigned any = 0;
+      unsigned all = 1;
+      ((any = (unsigned{(group_marks[First + J] & 1) == 0} & any) |
+              unsigned{test_condition<condition_at<First + J>.field, condition_at<First + J>.match>(
+                  condition_at<First + J>, v)},
+        all &= unsigned{(group_marks[First + J] & 2) == 0} | any),
+       ...);
+      return all != 0;
+    } else {
+      return matches<First>(v, j);
+    }
   }
 
   // Position K of the layer's evaluation order: one filter, unrolled; J indexes its conditions.
@@ -624,11 +656,16 @@ struct compiled {
     return matches<P.filters[P.order[K]].first_condition>(
         v, std::make_index_sequence<P.filters[P.order[K]].condition_count>{});
   }
+  template <std::size_t K>
+  [[gnu::always_inline]] static constexpr bool matches_flat_at(const incoming_values& v) {
+    return matches_flat<P.filters[P.order[K]].first_condition>(
+        v, std::make_index_sequence<P.filters[P.order[K]].condition_count>{});
+  }
   // The unindexed filters of word W: one bit each (position % 64), set when it matches.
   template <layer_id L, std::size_t W, std::size_t... I>
   [[gnu::noinline]] static constexpr std::uint64_t unindexed_word(const incoming_values& v,
                                                                   std::index_sequence<I...>) {
-    return ((std::uint64_t{matches_at<begin_of<L> + unindexed_in<L, W>.at[I]>(v)}
+    return ((std::uint64_t{matches_flat_at<begin_of<L> + unindexed_in<L, W>.at[I]>(v)}
              << (unindexed_in<L, W>.at[I] % 64)) |
             ... | std::uint64_t{0});
   }
