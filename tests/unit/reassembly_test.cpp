@@ -58,6 +58,15 @@ void put32(bytes& b, std::size_t at, std::uint32_t v) {
   put16(b, at, v >> 16);
   put16(b, at + 2, v & 0xffff);
 }
+/// Appends [first, last). Not vector::insert: inlined with an empty range, g++ 12 at -O3 reports its memcpy
+/// as reading from a region of size 0 (-Wstringop-overread, a false positive; see hostile_frames.hpp).
+template <class It>
+void append(bytes& b, It first, It last) {
+  if (first == last) return;
+  const std::size_t at = b.size();
+  b.resize(at + static_cast<std::size_t>(std::distance(first, last)));
+  std::copy(first, last, b.begin() + static_cast<std::ptrdiff_t>(at));
+}
 unsigned get16(const bytes& b, std::size_t at) { return (unsigned{b[at]} << 8) | b[at + 1]; }
 
 /// RFC 1071 Internet checksum.
@@ -80,7 +89,7 @@ bytes udp(unsigned sport, unsigned dport, const bytes& payload) {
   put16(b, 0, sport);
   put16(b, 2, dport);
   put16(b, 4, static_cast<unsigned>(8 + payload.size()));
-  b.insert(b.end(), payload.begin(), payload.end());
+  append(b, payload.begin(), payload.end());
   return b;
 }
 
@@ -99,7 +108,7 @@ bytes ipv4(std::uint8_t proto, std::uint32_t src, std::uint32_t dst, unsigned id
   put32(b, 16, dst);
   std::copy(options.begin(), options.end(), b.begin() + 20);
   put16(b, 10, inet_checksum(b.data(), hl));
-  b.insert(b.end(), payload.begin(), payload.end());
+  append(b, payload.begin(), payload.end());
   return b;
 }
 
@@ -113,8 +122,8 @@ std::vector<bytes> fragment_v4(const bytes& pkt, const std::vector<std::size_t>&
     const std::size_t off = starts[i];
     const std::size_t end = i + 1 < starts.size() ? starts[i + 1] : data;
     bytes f(pkt.begin(), pkt.begin() + static_cast<std::ptrdiff_t>(hl));
-    f.insert(f.end(), pkt.begin() + static_cast<std::ptrdiff_t>(hl + off),
-             pkt.begin() + static_cast<std::ptrdiff_t>(hl + end));
+    append(f, pkt.begin() + static_cast<std::ptrdiff_t>(hl + off),
+           pkt.begin() + static_cast<std::ptrdiff_t>(hl + end));
     put16(f, 2, static_cast<unsigned>(hl + end - off));
     const unsigned keep = get16(pkt, 6) & 0xc000;  // reserved and DF
     put16(f, 6, keep | (i + 1 < starts.size() ? 0x2000u : 0u) | static_cast<unsigned>(off / 8));
@@ -147,9 +156,9 @@ bytes ipv6(std::uint8_t nh, const char* src, const char* dst, const bytes& paylo
   b[6] = nh;
   b[7] = 64;
   bytes s = v6addr(src), d = v6addr(dst);
-  b.insert(b.end(), s.begin(), s.end());
-  b.insert(b.end(), d.begin(), d.end());
-  b.insert(b.end(), payload.begin(), payload.end());
+  append(b, s.begin(), s.end());
+  append(b, d.begin(), d.end());
+  append(b, payload.begin(), payload.end());
   return b;
 }
 
@@ -179,9 +188,9 @@ std::vector<bytes> fragment_v6(const bytes& pkt, std::size_t unfrag, std::size_t
     fh[0] = pkt[nh_at];
     put16(fh, 2, static_cast<unsigned>(off) | (i + 1 < starts.size() ? 1u : 0u));
     put32(fh, 4, id);
-    f.insert(f.end(), fh.begin(), fh.end());
-    f.insert(f.end(), pkt.begin() + static_cast<std::ptrdiff_t>(unfrag + off),
-             pkt.begin() + static_cast<std::ptrdiff_t>(unfrag + end));
+    append(f, fh.begin(), fh.end());
+    append(f, pkt.begin() + static_cast<std::ptrdiff_t>(unfrag + off),
+           pkt.begin() + static_cast<std::ptrdiff_t>(unfrag + end));
     put16(f, 4, static_cast<unsigned>(f.size() - 40));
     out.push_back(std::move(f));
   }
@@ -195,7 +204,7 @@ bytes v6_fragment(const char* src, std::uint32_t id, std::size_t offset, bool mo
   fh[0] = nh;
   put16(fh, 2, static_cast<unsigned>(offset) | (more ? 1u : 0u));
   put32(fh, 4, id);
-  fh.insert(fh.end(), data.begin(), data.end());
+  append(fh, data.begin(), data.end());
   return ipv6(44, src, dst, fh);
 }
 
@@ -286,7 +295,7 @@ TEST(ReassemblyV4, EthernetPaddingIsNotData) {
   reassembler r;
   auto eth = [](const bytes& ip) {
     bytes f = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00};
-    f.insert(f.end(), ip.begin(), ip.end());
+    append(f, ip.begin(), ip.end());
     f.resize(std::max<std::size_t>(f.size(), 60), 0xee);
     return f;
   };
@@ -624,11 +633,11 @@ TEST(ReassemblyV6, InOrderAndOutOfOrderWithExtensionHeaders) {
   const bytes fragmentable = [] {
     bytes b = ext(17, 1);  // 16-byte destination options header
     const bytes u = udp(4000, 4001, pattern(3000, 5));
-    b.insert(b.end(), u.begin(), u.end());
+    append(b, u.begin(), u.end());
     return b;
   }();
   bytes payload = ext(60, 0);  // 8-byte hop-by-hop, next: destination options
-  payload.insert(payload.end(), fragmentable.begin(), fragmentable.end());
+  append(payload, fragmentable.begin(), fragmentable.end());
   const bytes orig = ipv6(0, S6, D6, payload);
   // Per-fragment headers: IPv6 + hop-by-hop (48 bytes); the hop-by-hop's Next Header (offset 40) names
   // the first fragmentable header.
