@@ -230,10 +230,16 @@ class basic_engine {
       return rec;
     }
     if (p.ok()) rec.dir = host_.direction(p.src, p.dst, p.fam);
-    // The flow's lookup comes later and mostly waits for its bucket: ask for it now.
+    // The flow's lookup comes later and mostly waits for its bucket: ask for it now. The key and its hash
+    // are kept for that lookup (the hash was computed twice per frame).
+    hashed_key fk;
+    const hashed_key* pre = nullptr;
     if ((rec.dir == traffic_direction::inbound || rec.dir == traffic_direction::outbound) &&
-        !p.frag.is_fragment())
-      flows_.prefetch(key_of(p, rec.dir == traffic_direction::inbound));
+        !p.frag.is_fragment()) {
+      hashed_key_of(p, rec.dir == traffic_direction::inbound, fk);
+      flows_.prefetch(fk);
+      pre = &fk;
+    }
     if (has_mac_filters[active_] && !mac_layers(p, rec)) {  // §9: MAC layers first; a block there ends it
       finish(rec);
       return rec;
@@ -249,14 +255,14 @@ class basic_engine {
         classify_forwarded(p, f, rec);
         break;
       case traffic_direction::inbound:
-        classify_inbound(p, f, rec, 0);
+        classify_inbound(p, f, rec, 0, pre);
         break;
       case traffic_direction::outbound:
-        classify_outbound(p, rec, 0);
+        classify_outbound(p, rec, 0, pre);
         break;
       case traffic_direction::loopback:
-        classify_outbound(p, rec, flag::is_loopback);
-        if (rec.verdict == action::permit) classify_inbound(p, f, rec, flag::is_loopback);
+        classify_outbound(p, rec, flag::is_loopback, nullptr);
+        if (rec.verdict == action::permit) classify_inbound(p, f, rec, flag::is_loopback, nullptr);
         break;
       case traffic_direction::none:
         break;
@@ -300,6 +306,7 @@ class basic_engine {
 
  private:
   using trace_type = std::conditional_t<Tracing, trace, no_trace>;
+  using hashed_key = flow::flow_table::hashed_key;
   // Each policy's table of pipelines, indexed by detail::fast_index(key) here (no key passed through a call).
   using pipeline_table =
       std::array<void (*)(const incoming_values&, trace_type&, path_result&), all_path_keys.size()>;
@@ -465,12 +472,20 @@ class basic_engine {
     return v;
   }
 
-  flow::flow_key key_of(const packet::parsed& p, bool inbound) const {
-    flow::flow_key k;
+  /// The flow key of `p` and its hash, written in `k` (in place: a key built aside and copied in could be
+  /// read back in wide words over its narrow stores, a store-forwarding stall).
+  void hashed_key_of(const packet::parsed& p, bool inbound, hashed_key& k) const {
+    key_of(p, inbound, k.key);
+    k.hash = flows_.hash(k.key);
+  }
+
+  static void key_of(const packet::parsed& p, bool inbound, flow::flow_key& k) {
     k.fam = p.fam;
     k.protocol = p.protocol;
     k.local = inbound ? p.dst : p.src;
     k.remote = inbound ? p.src : p.dst;
+    k.local_port = 0;
+    k.remote_port = 0;
     if (p.l4 == packet::l4_kind::tcp || p.l4 == packet::l4_kind::udp) {
       k.local_port = inbound ? p.dst_port : p.src_port;
       k.remote_port = inbound ? p.src_port : p.dst_port;
@@ -480,7 +495,6 @@ class basic_engine {
       k.local_port = p.icmp.type;
       k.remote_port = p.icmp.code;
     }
-    return k;
   }
 
   static std::uint64_t exchange_hash(const flow::flow_key& k) {
@@ -519,8 +533,10 @@ class basic_engine {
 
   // ---- inbound -----------------------------------------------------------------------------
 
-  void classify_inbound(const packet::parsed& outer, const io::frame& f, record& rec, std::uint32_t flags) {
-    if (!outer.frag.is_fragment()) return classify_inbound_packet(outer, f, rec, flags, false);
+  // `pre`: the frame's flow key and hash when classify() computed them already (else nullptr).
+  void classify_inbound(const packet::parsed& outer, const io::frame& f, record& rec, std::uint32_t flags,
+                        const hashed_key* pre) {
+    if (!outer.frag.is_fragment()) return classify_inbound_packet(outer, f, rec, flags, false, pre);
     const auto r = reassembly_.offer(outer, f.data, now_);
     if (r.status != flow::reassembly_status::completed) {
       run({path_kind::inbound_fragment, outer.fam, false}, values_of(outer, true, flags), rec);
@@ -536,27 +552,33 @@ class basic_engine {
       return;
     }
     label(rec.flow, p);  // the whole datagram's ports, now that they are known
-    classify_inbound_packet(p, f, rec, flags, true);
+    classify_inbound_packet(p, f, rec, flags, true, nullptr);
   }
 
   void classify_inbound_packet(const packet::parsed& p, const io::frame& f, record& rec, std::uint32_t flags,
-                               bool reassembled) {
+                               bool reassembled, const hashed_key* pre) {
     const incoming_values& v = values_of(p, true, flags);
     if (p.is_icmp_error()) {
       run({path_kind::icmp_error_inbound, p.fam, reassembled}, v, rec);
       return;
     }
-    const flow::flow_key k = key_of(p, true);
+    hashed_key own;
+    if (!pre) {
+      hashed_key_of(p, true, own);
+      pre = &own;
+    }
+    const hashed_key& k = *pre;
     if (p.l4 == packet::l4_kind::tcp)
       inbound_tcp(p, k, v, reassembled, f.index, rec);
     else
       inbound_datagram(p, k, v, reassembled, f.index, rec);
   }
 
-  void inbound_tcp(const packet::parsed& p, const flow::flow_key& k, const incoming_values& v,
-                   bool reassembled, std::uint64_t frame, record& rec) {
+  void inbound_tcp(const packet::parsed& p, const hashed_key& hk, const incoming_values& v, bool reassembled,
+                   std::uint64_t frame, record& rec) {
     using flow::tcp_state;
-    flow::flow_entry* e = flows_.find(k);
+    const flow::flow_key& k = hk.key;
+    flow::flow_entry* e = flows_.find(hk);
     const bool payload = p.payload_length > 0;
     const auto key = [&](path_kind kind) { return path_key{kind, p.fam, reassembled}; };
     if (p.tcp.is_syn() && (!e || e->state == tcp_state::established || e->state == tcp_state::closing ||
@@ -568,7 +590,7 @@ class basic_engine {
         return;
       }
       if (run(key(path_kind::tcp_inbound_syn), v, rec).verdict == action::permit) {
-        flow::flow_entry* n = flows_.insert(k, now_).entry;
+        flow::flow_entry* n = flows_.insert(hk, now_).entry;
         if (n) {
           n->state = tcp_state::syn_received;
           n->inbound_origin = true;
@@ -580,7 +602,7 @@ class basic_engine {
     }
     if (!e) {  // mid-stream pickup: an established flow without ALE layers
       run(key(payload ? path_kind::tcp_inbound_data : path_kind::tcp_inbound_segment), v, rec);
-      if (!p.tcp.is_rst()) adopt_midstream(k, true);
+      if (!p.tcp.is_rst()) adopt_midstream(hk, true);
       return;
     }
     e->last_seen = now_;
@@ -605,9 +627,10 @@ class basic_engine {
     track_close(e, p, false);
   }
 
-  void inbound_datagram(const packet::parsed& p, const flow::flow_key& k, const incoming_values& v,
+  void inbound_datagram(const packet::parsed& p, const hashed_key& hk, const incoming_values& v,
                         bool reassembled, std::uint64_t frame, record& rec) {
-    flow::flow_entry* e = live_datagram_flow(k);
+    const flow::flow_key& k = hk.key;
+    flow::flow_entry* e = live_datagram_flow(hk);
     const auto key = [&](path_kind kind) { return path_key{kind, p.fam, reassembled}; };
     if (e) {
       e->last_seen = now_;
@@ -627,13 +650,14 @@ class basic_engine {
       return;
     }
     if (run(key(path_kind::datagram_inbound_first), v, rec).verdict == action::permit)
-      new_datagram_flow(k, true);
+      new_datagram_flow(hk, true);
     if (p.l4 == packet::l4_kind::udp) endpoints_.bind({k.fam, k.protocol, k.local, k.local_port}, now_);
   }
 
   // ---- outbound ----------------------------------------------------------------------------
 
-  void classify_outbound(const packet::parsed& frag, record& rec, std::uint32_t flags) {
+  void classify_outbound(const packet::parsed& frag, record& rec, std::uint32_t flags,
+                         const hashed_key* pre) {
     // Outbound packets are classified before fragmentation: the first fragment carries the
     // datagram's steps, later ones share its verdict (§5).
     const std::uint64_t frag_hash = frag.frag.is_fragment() ? flow::answer_index::fragment_key(frag) : 0;
@@ -650,18 +674,24 @@ class basic_engine {
     // is classified on what it holds.
     if (frag.l4 == packet::l4_kind::fragment) {
       packet::parsed whole;
-      if (rebuilt_datagram(frag, rec, whole)) return classify_outbound_datagram(whole, rec, flags, frag_hash);
+      if (rebuilt_datagram(frag, rec, whole))
+        return classify_outbound_datagram(whole, rec, flags, frag_hash, nullptr);
     }
-    classify_outbound_datagram(frag, rec, flags, frag_hash);
+    classify_outbound_datagram(frag, rec, flags, frag_hash, pre);
   }
 
   void classify_outbound_datagram(const packet::parsed& p, record& rec, std::uint32_t flags,
-                                  std::uint64_t frag_hash) {
+                                  std::uint64_t frag_hash, const hashed_key* pre) {
     const incoming_values& v = values_of(p, false, flags);
     if (p.is_icmp_error()) {
       outbound_icmp_error(p, v, rec);
     } else {
-      const flow::flow_key k = key_of(p, false);
+      hashed_key own;
+      if (!pre) {
+        hashed_key_of(p, false, own);
+        pre = &own;
+      }
+      const hashed_key& k = *pre;
       if (p.l4 == packet::l4_kind::tcp)
         outbound_tcp(p, k, v, rec);
       else
@@ -710,9 +740,10 @@ class basic_engine {
     run({path_kind::icmp_error_outbound, p.fam, false}, v, rec);
   }
 
-  void outbound_tcp(const packet::parsed& p, const flow::flow_key& k, const incoming_values& v, record& rec) {
+  void outbound_tcp(const packet::parsed& p, const hashed_key& hk, const incoming_values& v, record& rec) {
     using flow::tcp_state;
-    flow::flow_entry* e = flows_.find(k);
+    const flow::flow_key& k = hk.key;
+    flow::flow_entry* e = flows_.find(hk);
     const bool payload = p.payload_length > 0;
     const auto key = [&](path_kind kind) { return path_key{kind, p.fam, false}; };
     if (p.tcp.is_rst() && !e && suppressed_answer(exchange_hash(k), rec)) return;
@@ -721,7 +752,7 @@ class basic_engine {
       if (e) flows_.erase(e);
       // An active open always takes a fresh endpoint, so it always binds.
       if (run(key(path_kind::tcp_active_open), v, rec).verdict == action::permit) {
-        flow::flow_entry* n = flows_.insert(k, now_).entry;
+        flow::flow_entry* n = flows_.insert(hk, now_).entry;
         if (n) {
           n->state = tcp_state::syn_sent;
           n->inbound_origin = false;
@@ -736,7 +767,7 @@ class basic_engine {
                              : payload          ? path_kind::tcp_outbound_data
                                                 : path_kind::tcp_outbound_segment;
       run(key(kind), v, rec);
-      if (!p.tcp.is_rst()) adopt_midstream(k, false);
+      if (!p.tcp.is_rst()) adopt_midstream(hk, false);
       return;
     }
     e->last_seen = now_;
@@ -760,9 +791,10 @@ class basic_engine {
     track_close(e, p, true);
   }
 
-  void outbound_datagram(const packet::parsed& p, const flow::flow_key& k, const incoming_values& v,
+  void outbound_datagram(const packet::parsed& p, const hashed_key& hk, const incoming_values& v,
                          record& rec) {
-    flow::flow_entry* e = live_datagram_flow(k);
+    const flow::flow_key& k = hk.key;
+    flow::flow_entry* e = live_datagram_flow(hk);
     const auto key = [&](path_kind kind) { return path_key{kind, p.fam, false}; };
     if (e) {
       e->last_seen = now_;
@@ -779,7 +811,7 @@ class basic_engine {
     const bool bound = !has_ports || endpoints_.contains(ep);
     const path_kind kind =
         bound ? path_kind::datagram_outbound_first : path_kind::datagram_outbound_first_bind;
-    if (run(key(kind), v, rec).verdict == action::permit) new_datagram_flow(k, false);
+    if (run(key(kind), v, rec).verdict == action::permit) new_datagram_flow(hk, false);
     if (has_ports) endpoints_.bind(ep, now_);
   }
 
@@ -799,7 +831,7 @@ class basic_engine {
     return true;
   }
 
-  void adopt_midstream(const flow::flow_key& k, bool inbound) {
+  void adopt_midstream(const hashed_key& k, bool inbound) {
     flow::flow_entry* n = flows_.insert(k, now_).entry;
     if (!n) return;
     n->state = flow::tcp_state::established;
@@ -821,7 +853,7 @@ class basic_engine {
     }
   }
 
-  flow::flow_entry* live_datagram_flow(const flow::flow_key& k) {
+  flow::flow_entry* live_datagram_flow(const hashed_key& k) {
     flow::flow_entry* e = flows_.find(k);
     if (e && now_ > e->last_seen && now_ - e->last_seen > config_.datagram_idle_timeout.count()) {
       flows_.erase(e);  // a non-TCP flow expires after 60 s without traffic
@@ -830,7 +862,7 @@ class basic_engine {
     return e;
   }
 
-  void new_datagram_flow(const flow::flow_key& k, bool inbound) {
+  void new_datagram_flow(const hashed_key& k, bool inbound) {
     flow::flow_entry* n = flows_.insert(k, now_).entry;
     if (!n) return;
     n->inbound_origin = inbound;

@@ -196,42 +196,37 @@ class flow_table {
   flow_table(flow_table&&) noexcept = default;
   flow_table& operator=(flow_table&&) noexcept = default;
 
+  /// A key with its hash (`hash(key)`), for a caller that asks several questions about one key (prefetch,
+  /// then find or insert): the hash (three 128-bit multiplications) is computed once.
+  /// Not an aggregate: `insert({fam, protocol, ...}, now)` still means a flow_key.
+  struct hashed_key {
+    hashed_key() = default;
+    explicit hashed_key(const flow_key& k, std::uint64_t h) noexcept : key(k), hash(h) {}
+    flow_key key{};
+    std::uint64_t hash = 0;
+  };
+  hashed_key hashed(const flow_key& k) const noexcept { return hashed_key(k, hash(k)); }
+
   /// The flow of `k`, or nullptr.
-  flow_entry* find(const flow_key& k) noexcept {
-    return table_.find(hash(k), [&](const flow_entry& e) { return e.matches_(k); });
-  }
+  flow_entry* find(const flow_key& k) noexcept { return find_(k, hash(k)); }
+  flow_entry* find(const hashed_key& k) noexcept { return find_(k.key, k.hash); }
   const flow_entry* find(const flow_key& k) const noexcept {
     return table_.find(hash(k), [&](const flow_entry& e) { return e.matches_(k); });
   }
   bool contains(const flow_key& k) const noexcept { return find(k) != nullptr; }
   /// Starts loading the cache line where `find(k)` will look first, for a caller with other work to do
   /// before it (a lookup in a table larger than the caches is mostly that miss).
-  void prefetch(const flow_key& k) const noexcept {
-    __builtin_prefetch(table_.data() + table_.home(hash(k)));
-  }
+  void prefetch(const flow_key& k) const noexcept { prefetch_(hash(k)); }
+  void prefetch(const hashed_key& k) const noexcept { prefetch_(k.hash); }
 
   /// Inserts a new flow for `k` seen at `now_ns` (state none, outbound origin, epoch 0, user 0), evicting
   /// one flow first when the table is full (see the header comment). If `k` is present, returns its
   /// entry unchanged with `inserted == false`.
   flow_insert_result insert(const flow_key& k, std::int64_t now_ns) noexcept {
-    flow_insert_result r;
-    const std::uint64_t h = hash(k);
-    if (flow_entry* e = table_.find(h, [&](const flow_entry& x) { return x.matches_(k); })) {
-      r.entry = e;
-      return r;
-    }
-    if (table_.full()) evict(h, now_ns, r);
-    flow_entry* e = table_.place(h);
-    if (e == nullptr) {
-      ++stats_.insert_failed;
-      return r;
-    }
-    e->set_key_(k);
-    e->last_seen = now_ns;
-    ++stats_.inserted;
-    r.entry = e;
-    r.inserted = true;
-    return r;
+    return insert_(k, hash(k), now_ns);
+  }
+  flow_insert_result insert(const hashed_key& k, std::int64_t now_ns) noexcept {
+    return insert_(k.key, k.hash, now_ns);
   }
   flow_insert_result insert(const flow_key& k, io::timestamp now) noexcept {
     return insert(k, now.time_since_epoch().count());
@@ -349,6 +344,30 @@ class flow_table {
   }
 
  private:
+  flow_entry* find_(const flow_key& k, std::uint64_t h) noexcept {
+    return table_.find(h, [&](const flow_entry& e) { return e.matches_(k); });
+  }
+  void prefetch_(std::uint64_t h) const noexcept { __builtin_prefetch(table_.data() + table_.home(h)); }
+  flow_insert_result insert_(const flow_key& k, std::uint64_t h, std::int64_t now_ns) noexcept {
+    flow_insert_result r;
+    if (flow_entry* e = find_(k, h)) {
+      r.entry = e;
+      return r;
+    }
+    if (table_.full()) evict(h, now_ns, r);
+    flow_entry* e = table_.place(h);
+    if (e == nullptr) {
+      ++stats_.insert_failed;
+      return r;
+    }
+    e->set_key_(k);
+    e->last_seen = now_ns;
+    ++stats_.inserted;
+    r.entry = e;
+    r.inserted = true;
+    return r;
+  }
+
   bool idle_expired(const flow_entry& e, std::uint64_t now_us) const noexcept {
     const std::uint64_t last = e.last_seen.us();
     return now_us > last &&
