@@ -536,7 +536,14 @@ class basic_engine {
   // `pre`: the frame's flow key and hash when classify() computed them already (else nullptr).
   void classify_inbound(const packet::parsed& outer, const io::frame& f, record& rec, std::uint32_t flags,
                         const hashed_key* pre) {
-    if (!outer.frag.is_fragment()) return classify_inbound_packet(outer, f, rec, flags, false, pre);
+    if (!outer.frag.is_fragment()) [[likely]]
+      return classify_inbound_packet(outer, f, rec, flags, false, pre);
+    classify_inbound_fragment(outer, f, rec, flags);
+  }
+
+  // Out of line: inlined, the reassembled datagram's `parsed` made every inbound frame set up a large frame.
+  [[gnu::noinline]] void classify_inbound_fragment(const packet::parsed& outer, const io::frame& f,
+                                                   record& rec, std::uint32_t flags) {
     const auto r = reassembly_.offer(outer, f.data, now_);
     if (r.status != flow::reassembly_status::completed) {
       run({path_kind::inbound_fragment, outer.fam, false}, values_of(outer, true, flags), rec);
@@ -658,6 +665,14 @@ class basic_engine {
 
   void classify_outbound(const packet::parsed& frag, record& rec, std::uint32_t flags,
                          const hashed_key* pre) {
+    if (!frag.frag.is_fragment() && frag.l4 != packet::l4_kind::fragment) [[likely]]
+      return classify_outbound_datagram(frag, rec, flags, 0, pre);
+    classify_outbound_fragment(frag, rec, flags);
+  }
+
+  // Out of line, as classify_inbound_fragment (the rebuilt datagram's `parsed`).
+  [[gnu::noinline]] void classify_outbound_fragment(const packet::parsed& frag, record& rec,
+                                                    std::uint32_t flags) {
     // Outbound packets are classified before fragmentation: the first fragment carries the
     // datagram's steps, later ones share its verdict (§5).
     const std::uint64_t frag_hash = frag.frag.is_fragment() ? flow::answer_index::fragment_key(frag) : 0;
@@ -677,7 +692,7 @@ class basic_engine {
       if (rebuilt_datagram(frag, rec, whole))
         return classify_outbound_datagram(whole, rec, flags, frag_hash, nullptr);
     }
-    classify_outbound_datagram(frag, rec, flags, frag_hash, pre);
+    classify_outbound_datagram(frag, rec, flags, frag_hash, nullptr);  // classify() hashes no fragment's key
   }
 
   void classify_outbound_datagram(const packet::parsed& p, record& rec, std::uint32_t flags,
