@@ -339,11 +339,11 @@ def analysis(ns, workloads, ct):
              "`-q` on 60-byte frames, 10 alternated live rounds: median 69 → 59 ns against tcpdump's 71. Single "
              "runs of one binary still move between 55 and 100 ns on this VM, hence the rounds. Left (profile of "
              "the live worker): classify 29% (a third of it the flow-key hash feeding the prefetch), parse 14%, "
-             "ring reading 13%, the listener cache 8%. Drops: with records on (JSON Lines), a worker that is not "
-             "scheduled for longer than its ring lasts (8 MiB: ~58,000 60-byte frames, ~75 ms at 770,000 packets/s) "
-             "drops; that happened in one JSON Lines run of three at the sender's highest rate, with about half "
-             "the CPU per packet of the other rounds (the worker was off the CPU). A larger ring (`--blocks`) "
-             "covers longer stalls at a CPU cost per small frame (see the README).\n")
+             "ring reading 13%, the listener cache 8%. Drops: in this run one JSON Lines run of three dropped "
+             "frames at the sender's highest rate; the cause is not established (the ring, 8 MiB, holds ~58,000 "
+             "60-byte frames, ~75 ms at 770,000 packets/s; that run used half the CPU per packet of the other "
+             "rounds, and fifteen later JSON Lines runs of the same build, with this ring and a 32 MiB one, "
+             "dropped nothing).\n")
     return "\n".join(t)
 
 
