@@ -474,9 +474,10 @@ class basic_engine {
 
   /// The flow key of `p` and its hash, written in `k` (in place: a key built aside and copied in could be
   /// read back in wide words over its narrow stores, a store-forwarding stall).
-  void hashed_key_of(const packet::parsed& p, bool inbound, hashed_key& k) const {
+  const hashed_key& hashed_key_of(const packet::parsed& p, bool inbound, hashed_key& k) const {
     key_of(p, inbound, k.key);
     k.hash = flows_.hash(k.key);
+    return k;
   }
 
   static void key_of(const packet::parsed& p, bool inbound, flow::flow_key& k) {
@@ -570,11 +571,7 @@ class basic_engine {
       return;
     }
     hashed_key own;
-    if (!pre) {
-      hashed_key_of(p, true, own);
-      pre = &own;
-    }
-    const hashed_key& k = *pre;
+    const hashed_key& k = pre ? *pre : hashed_key_of(p, true, own);
     if (p.l4 == packet::l4_kind::tcp)
       inbound_tcp(p, k, v, reassembled, f.index, rec);
     else
@@ -702,11 +699,7 @@ class basic_engine {
       outbound_icmp_error(p, v, rec);
     } else {
       hashed_key own;
-      if (!pre) {
-        hashed_key_of(p, false, own);
-        pre = &own;
-      }
-      const hashed_key& k = *pre;
+      const hashed_key& k = pre ? *pre : hashed_key_of(p, false, own);
       if (p.l4 == packet::l4_kind::tcp)
         outbound_tcp(p, k, v, rec);
       else

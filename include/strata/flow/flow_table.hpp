@@ -205,7 +205,6 @@ class flow_table {
     flow_key key{};
     std::uint64_t hash = 0;
   };
-  hashed_key hashed(const flow_key& k) const noexcept { return hashed_key(k, hash(k)); }
 
   /// The flow of `k`, or nullptr.
   flow_entry* find(const flow_key& k) noexcept { return find_(k, hash(k)); }
