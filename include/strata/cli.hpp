@@ -88,7 +88,8 @@ struct options {
   std::string user;
   std::uint32_t snaplen = 262144;
   std::uint32_t block_size = 1u << 20;
-  std::uint32_t block_count = 8;
+  /// 0: chosen by what is written (live::default_ring_blocks): 8 with -q, 32 when records are written.
+  std::uint32_t block_count = 0;
   bool line_buffered = false;
   // Enforcing mode (-i … --enforce; strata/live/enforce.hpp): verdicts applied through NFQUEUE.
   bool enforce = false;
@@ -307,7 +308,9 @@ int main(int argc, char** argv, std::array<std::string_view, sizeof...(Policies)
                  "root keeps root)");
   app.add_option("-s,--snaplen", o.snaplen, "live: bytes kept per frame")->check(CLI::Range(64u, 262144u));
   app.add_option("--block-size", o.block_size, "live: ring block size in bytes (power of two)");
-  app.add_option("--blocks", o.block_count, "live: ring blocks per interface and worker")
+  app.add_option(
+         "--blocks", o.block_count,
+         "live: ring blocks per interface and worker (default: 8 with -q, 32 when records are written)")
       ->check(CLI::Range(2u, 65536u));
   app.add_flag("-l,--line-buffered", o.line_buffered, "live: flush stdout after every record");
   auto* enforce = app.add_flag("--enforce", o.enforce,

@@ -8,8 +8,8 @@
 # Checks: a missing interface is a clear error (exit 1); run as root it becomes `nobody` with no
 # capability after opening its sockets; an interface that goes down is reported and capture resumes
 # when it comes back up; SIGINT ends it cleanly with the summary (kernel drops included) and the -w
-# capture holds every record's frame; -c and --workers; an interface that is removed ends the capture
-# with exit 1 and a message.
+# capture holds every record's frame; -c and --workers; the default ring (32 MiB with records, 8 MiB
+# with -q); an interface that is removed ends the capture with exit 1 and a message.
 set -uo pipefail
 
 bin=${1:?usage: cli_live_test.sh STRATA_CLASSIFY}
@@ -61,6 +61,8 @@ wait "$pid" || rc=$?
 check "SIGINT: exit 0 ($rc)" test "$rc" -eq 0
 check "SIGINT: summary printed" grep -q "^summary: " "$tmp/run.err"
 check "summary: kernel counters" grep -qE "^kernel veth-h: [0-9]+ packets, 0 dropped" "$tmp/run.err"
+# README, Capture: records written (here JSON Lines and -w): 32 blocks of 1 MiB by default
+check "records written: default ring 32 MiB" grep -q "^live: 1 workers, ring 32 MiB per interface and worker," "$tmp/run.err"
 check "datagrams to a closed port: discarded (no listener, from the socket table)" \
   grep -q '"steps":\[{"layer":"INBOUND_IPPACKET_V4"},{"layer":"INBOUND_IPPACKET_V4_DISCARD"}\]' "$tmp/run.out"
 records=$(grep -c '"frame":[0-9]' "$tmp/run.out")
@@ -89,6 +91,19 @@ wait "$pid" || rc=$?
 check "-c 4 --workers 2: exit 0 ($rc)" test "$rc" -eq 0
 check "-c 4: four records ($(grep -c '"frame"' "$tmp/c.out"))" test "$(grep -c '"frame"' "$tmp/c.out")" -eq 4
 check "--workers 2: summary says 2 workers" grep -q "^live: 2 workers" "$tmp/c.err"
+
+# --- -q: no records, the smaller default ring (README, Capture: 8 blocks of 1 MiB) ------------------------
+ip netns exec "$H" timeout 20 "$bin" -i veth-h -q -c 2 --summary >"$tmp/q.out" 2>"$tmp/q.err" &
+pid=$!
+pids+=("$pid")
+sleep 0.5
+udp 4
+rc=0
+for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+wait "$pid" || rc=$?
+check "-q -c 2: exit 0 ($rc)" test "$rc" -eq 0
+check "-q: no records ($(wc -c <"$tmp/q.out") bytes out)" test ! -s "$tmp/q.out"
+check "-q: default ring 8 MiB" grep -q "^live: 1 workers, ring 8 MiB per interface and worker," "$tmp/q.err"
 
 # --- an interface removed -----------------------------------------------------------------------------
 ip netns exec "$H" timeout 20 "$bin" -i veth-h -q --user root >"$tmp/rm.out" 2>"$tmp/rm.err" &

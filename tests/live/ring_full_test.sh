@@ -65,6 +65,8 @@ else
     bad "frames $frames + drops $drops != kernel packets $packets"
   # 8 KiB of ring holds well under 200 of these frames: more than 200 classified means the 200 sent after
   # the full ring were captured too.
+  grep -q "^live: 1 workers, ring 8 KiB per interface and worker," "$tmp/err" && ok "--blocks 2 --block-size 4096: an 8 KiB ring" ||
+    bad "the summary does not say the ring is 8 KiB: $(grep '^live:' "$tmp/err")"
   ((frames > 200)) && ok "capture went on after the full ring ($frames frames classified)" ||
     bad "only $frames frames classified: the 200 sent after the full ring were not all captured"
 fi

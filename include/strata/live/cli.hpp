@@ -250,6 +250,13 @@ int run_enforce(const options& o, const std::vector<port_hint>& hints,
 }
 #endif
 
+/// "32 MiB", "8 KiB", "1536 bytes": a ring's size as the summary prints it.
+inline std::string byte_size(std::uint64_t n) {
+  if (n != 0 && n % (std::uint64_t{1} << 20) == 0) return std::to_string(n >> 20) + " MiB";
+  if (n != 0 && n % 1024 == 0) return std::to_string(n >> 10) + " KiB";
+  return std::to_string(n) + " bytes";
+}
+
 /// The live path of `main` (see the top of this file).
 template <class Engine>
 int run_live(const options& o, const std::vector<port_hint>& hints, std::span<const std::string_view> names,
@@ -268,7 +275,9 @@ int run_live(const options& o, const std::vector<port_hint>& hints, std::span<co
   so.capture.promiscuous = o.promiscuous;
   so.capture.snaplen = o.snaplen;
   so.capture.ring.block_size = o.block_size;
-  so.capture.ring.block_count = o.block_count;
+  so.frame_records = !o.quiet || !o.write_file.empty();  // -q without -w: nobody reads the records
+  so.capture.ring.block_count =
+      o.block_count != 0 ? o.block_count : live::default_ring_blocks(so.frame_records);
   so.workers = o.workers;
   so.count = o.count;
   so.duration = std::chrono::nanoseconds(static_cast<std::int64_t>(o.duration * 1e9));
@@ -277,7 +286,6 @@ int run_live(const options& o, const std::vector<port_hint>& hints, std::span<co
   so.extra_locals = o.locals;
   so.hints = hints;
   so.keep_frames = !o.write_file.empty();
-  so.frame_records = !o.quiet || !o.write_file.empty();  // -q without -w: nobody reads the records
   so.on_status = [](const std::string& s) { std::fprintf(stderr, "strata-classify: %s\n", s.c_str()); };
 
   std::vector<set_source> sets;  // --set: loaded now, reloaded on SIGHUP
@@ -401,9 +409,12 @@ int run_live(const options& o, const std::vector<port_hint>& hints, std::span<co
                    static_cast<unsigned long long>(k.drops), static_cast<unsigned long long>(k.freeze_q));
     const auto [answers, stale] = s->listener_answers();
     std::fprintf(stderr,
-                 "live: %zu workers, %llu socket events (passive opens), %llu listener questions answered "
-                 "from the socket table (%llu from a snapshot older than the packet)\n",
-                 s->worker_count(), static_cast<unsigned long long>(s->socket_events()),
+                 "live: %zu workers, ring %s per interface and worker, %llu socket events (passive opens), "
+                 "%llu listener questions answered from the socket table (%llu from a snapshot older than "
+                 "the packet)\n",
+                 s->worker_count(),
+                 byte_size(std::uint64_t{so.capture.ring.block_size} * so.capture.ring.block_count).c_str(),
+                 static_cast<unsigned long long>(s->socket_events()),
                  static_cast<unsigned long long>(answers), static_cast<unsigned long long>(stale));
   }
   if (write_failed) {
