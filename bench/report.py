@@ -339,11 +339,15 @@ def analysis(ns, workloads, ct):
              "`-q` on 60-byte frames, 10 alternated live rounds: median 69 → 59 ns against tcpdump's 71. Single "
              "runs of one binary still move between 55 and 100 ns on this VM, hence the rounds. Left (profile of "
              "the live worker): classify 29% (a third of it the flow-key hash feeding the prefetch), parse 14%, "
-             "ring reading 13%, the listener cache 8%. Drops: in this run one JSON Lines run of three dropped "
-             "frames at the sender's highest rate; the cause is not established (the ring, 8 MiB, holds ~58,000 "
-             "60-byte frames, ~75 ms at 770,000 packets/s; that run used half the CPU per packet of the other "
-             "rounds, and fifteen later JSON Lines runs of the same build, with this ring and a 32 MiB one, "
-             "dropped nothing).\n")
+             "ring reading 13%, the listener cache 8%. **Changed (session 6): the ring with records.** In the "
+             "previous bench/run one JSON Lines run of three dropped 6,203 of 1,000,000 60-byte frames at "
+             "770,000 packets/s; every `-q` run dropped nothing. With records an output thread competes with the "
+             "worker for the CPU: an instrumented worker fell up to 27 ms behind the kernel with the 8 MiB ring "
+             "(which holds ~75 ms of 60-byte frames at that rate), and with a 2 MiB ring every JSON Lines run "
+             "dropped (up to 46,384 frames) against 1,245-1,767 with `-q`. strata-classify now gives a socket "
+             "32 MiB when it writes records (~300 ms of such frames), 8 MiB with `-q`: in alternated rounds 32 "
+             "MiB cost JSON Lines nothing measurable (median 339 against 331 ns per packet) but `-q` ~40% (80 "
+             "against 58 ns). The drops of this run are in the table below.\n")
     return "\n".join(t)
 
 
@@ -431,7 +435,9 @@ def live_section(rows):
            "the median of the rounds' ratios of that CPU per packet to tcpdump's on the same traffic in the same "
            "round; kernel drops: the most in one run. "
            "Each strata worker classifies every frame (flows, listener questions answered from the socket table, "
-           "the compiled `observe` pipeline, tracing on); tcpdump only copies frames to /dev/null.\n"]
+           "the compiled `observe` pipeline, tracing on); tcpdump only copies frames to /dev/null (libpcap's "
+           "default 2 MiB ring). strata's rings are its defaults: 8 MiB per worker with `-q`, 32 MiB with JSON "
+           "Lines.\n"]
     body = []
     for r in live_aggregate(rows):
         c, lo_hi = r["cpu_ns_per_packet"], r["cpu_range"]
