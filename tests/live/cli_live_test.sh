@@ -79,28 +79,29 @@ EOF
 )
 check "-w --all: every record's frame written ($records records, $frames frames)" test "$records" -eq "$frames" -a "$frames" -gt 0
 
+# bounded NAME N ARG…: strata-classify ARG… (bounded by -c: it ends by itself) while N datagrams are sent;
+# its output in $tmp/NAME.out and $tmp/NAME.err, its exit status in rc
+bounded() {
+  local name=$1 n=$2
+  shift 2
+  ip netns exec "$H" timeout 20 "$bin" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  pid=$!
+  pids+=("$pid")
+  sleep 0.5
+  udp "$n"
+  rc=0
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  wait "$pid" || rc=$?
+}
+
 # --- -c and --workers ---------------------------------------------------------------------------------
-ip netns exec "$H" timeout 20 "$bin" -i veth-h --workers 2 -c 4 --summary >"$tmp/c.out" 2>"$tmp/c.err" &
-pid=$!
-pids+=("$pid")
-sleep 0.5
-udp 8
-rc=0
-for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-wait "$pid" || rc=$?
+bounded c 8 -i veth-h --workers 2 -c 4 --summary
 check "-c 4 --workers 2: exit 0 ($rc)" test "$rc" -eq 0
 check "-c 4: four records ($(grep -c '"frame"' "$tmp/c.out"))" test "$(grep -c '"frame"' "$tmp/c.out")" -eq 4
 check "--workers 2: summary says 2 workers" grep -q "^live: 2 workers" "$tmp/c.err"
 
 # --- -q: no records, the smaller default ring (README, Capture: 8 blocks of 1 MiB) ------------------------
-ip netns exec "$H" timeout 20 "$bin" -i veth-h -q -c 2 --summary >"$tmp/q.out" 2>"$tmp/q.err" &
-pid=$!
-pids+=("$pid")
-sleep 0.5
-udp 4
-rc=0
-for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-wait "$pid" || rc=$?
+bounded q 4 -i veth-h -q -c 2 --summary
 check "-q -c 2: exit 0 ($rc)" test "$rc" -eq 0
 check "-q: no records ($(wc -c <"$tmp/q.out") bytes out)" test ! -s "$tmp/q.out"
 check "-q: default ring 8 MiB" grep -q "^live: 1 workers, ring 8 MiB per interface and worker," "$tmp/q.err"
