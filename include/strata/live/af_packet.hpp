@@ -146,7 +146,9 @@ struct ring_config {
 /// 32 MiB (~300 ms of 60-byte frames at 770,000 packets/s) costs no measurable CPU there (bench/live,
 /// JSON Lines, 4 rounds: 331 ns per packet with 8 MiB, 339 with 32) and rides out four times longer
 /// stalls; a run with 8 MiB once dropped 6,203 of 1,000,000 frames. Without records it would cost ~30%.
-constexpr std::uint32_t default_ring_blocks(bool records) noexcept { return records ? 32 : 8; }
+constexpr std::uint32_t default_ring_blocks(bool records) noexcept {
+  return records ? 32 : ring_config{}.block_count;
+}
 
 /// How to open a live source.
 struct capture_options {
